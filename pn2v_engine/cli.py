@@ -1,0 +1,444 @@
+"""The ``pn2v`` command line, over the same API as the app.
+
+Exit codes: 0 success; 1 a problem with the input, settings or files (the
+message says what to do), or some files of a batch failed; 2 wrong usage;
+3 out of memory; 130 stopped by Ctrl-C (training keeps its weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import __version__
+from .errors import PN2VError
+from .progress import Cancelled, CancelToken
+
+EXIT_FAILED = 1
+EXIT_CANCELLED = 130
+log = logging.getLogger("pn2v")
+
+
+def _say(message: str) -> None:
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def _interrupt_cancels() -> Iterator[CancelToken]:
+    """Ctrl-C sets a cancel token (a second Ctrl-C interrupts at once)."""
+    token = CancelToken()
+
+    def handler(signum: int, frame: object) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        sys.stderr.write("\nStopping after the current step (Ctrl-C again to abort)...\n")
+        token.cancel()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield token
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _bar(total: float, description: str) -> tqdm:
+    return tqdm(
+        total=total,
+        desc=description,
+        unit="",
+        leave=True,
+        file=sys.stderr,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+        dynamic_ncols=True,
+    )
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibration import iter_calibrate, iter_calibrate_pairs
+    from .io import read_image
+
+    value_range = tuple(args.range) if args.range else None
+    options = {"bins": args.bins, "value_range": value_range, "prior_strength": args.prior_strength}
+    with _interrupt_cancels() as token:
+        if args.signal:
+            signal_image = read_image(args.signal).as_float32()
+            if signal_image.shape[0] != 1:
+                raise PN2VError(
+                    f"--signal {args.signal} holds {signal_image.shape[0]} frames; it must be "
+                    "one clean image.",
+                    "Average your frames into one image first, or calibrate from the stack.",
+                )
+            observations = [read_image(p).data for p in args.inputs]
+            generator = iter_calibrate_pairs(signal_image[0], observations, cancel=token, **options)
+        else:
+            generator = iter_calibrate(args.inputs, cancel=token, **options)
+        result = _drive_stages(generator)
+    path = result.noise_model.save(args.output)
+    s = result.summary
+    _say(f"Calibrated from {s.frames} frames of {s.shape[1]}x{s.shape[0]} pixels ({s.dtype}).")
+    _say(
+        f"Signal range {s.signal_range[0]:g} to {s.signal_range[1]:g}; "
+        f"{s.saturated_pixels} saturated pixels."
+    )
+    for warning in s.warnings:
+        _say(f"warning: {warning}")
+    _say(f"Noise model written to {path}")
+    return 0
+
+
+def _drive_stages(generator):  # type: ignore[no-untyped-def]
+    bars: dict[str, tqdm] = {}
+    try:
+        while True:
+            report = next(generator)
+            bar = bars.get(report.stage)
+            if bar is None:
+                bar = bars[report.stage] = _bar(report.total, report.stage)
+            bar.n = report.done
+            bar.refresh()
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from .io import read_image
+    from .noise_models import estimate_poisson_gaussian
+
+    images = [read_image(p).as_float32() for p in _expand(args.inputs)]
+    model = estimate_poisson_gaussian(images)
+    path = model.save(args.output)
+    _say(model.describe())
+    _say("A noise model measured from a calibration stack is better; use one when you can.")
+    _say(f"Noise model written to {path}")
+    return 0
+
+
+def _expand(inputs: Sequence[str]) -> list[Path]:
+    from .io import list_images
+
+    return list_images(inputs)
+
+
+def _train_settings(args: argparse.Namespace, resume_settings=None):  # type: ignore[no-untyped-def]
+    from .config import preset
+
+    settings = resume_settings or preset(args.preset)
+    changes = {
+        "training.epochs": args.epochs,
+        "training.steps_per_epoch": args.steps_per_epoch,
+        "training.batch_size": args.batch_size,
+        "training.learning_rate": args.learning_rate,
+        "training.seed": args.seed,
+        "training.patch_size": args.patch_size,
+    }
+    if args.n2v and resume_settings is None:
+        changes["mode"] = "n2v"
+        changes["network.n_samples"] = 1
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return settings.with_changes(**changes) if changes else settings
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .io import read_image
+    from .noise_models import load_noise_model
+    from .project import DataReference, Project, load_project, save_project
+    from .training import iter_train
+
+    output = Path(args.output)
+    if output.suffix != ".pn2v":
+        output = output.with_name(output.name + ".pn2v")
+    files = _expand(args.inputs)
+    project = None
+    if args.resume:
+        project = load_project(output)
+        if project.training is None:
+            raise PN2VError(f"{output} has no training to resume.", "Train without --resume.")
+    elif output.exists() and not args.force:
+        raise PN2VError(
+            f"{output} already exists.", "Use --resume to continue it, --force to replace it."
+        )
+    noise_model = load_noise_model(args.noise_model) if args.noise_model else None
+    if project is not None and noise_model is None:
+        noise_model = project.noise_model
+    settings = _train_settings(
+        args, project.training.settings if project and project.training else None
+    )
+    if settings.mode == "pn2v" and noise_model is None:
+        raise PN2VError(
+            "PN2V needs a noise model (--noise-model NM.npz).",
+            "Make one with 'pn2v calibrate' or 'pn2v noise-model estimate', or use --n2v.",
+        )
+    images = [read_image(p).as_float32() for p in files]
+    project = project or Project(settings=settings, name=output.stem)
+    project.settings, project.noise_model = settings, noise_model
+    project.training_images = [DataReference.to_file(p) for p in files]
+    t = settings.training
+    _say(
+        f"Training {settings.mode.upper()} ({settings.preset} preset) on {len(files)} file(s): "
+        f"{t.epochs} epochs x {t.steps_per_epoch} steps, batch {t.batch_size}."
+    )
+    total = t.epochs * t.steps_per_epoch
+    with _interrupt_cancels() as token, _bar(total, "training") as bar:
+        generator = iter_train(
+            images,
+            noise_model,
+            settings,
+            cancel=token,
+            resume=project.training,
+            device=args.device,
+            allow_out_of_range=args.allow_out_of_range,
+        )
+        try:
+            while True:
+                p = next(generator)
+                bar.n = (p.epoch - 1) * p.steps_per_epoch + p.step
+                val = f"{p.val_loss:.4f}" if p.val_loss is not None else "-"
+                bar.set_postfix_str(
+                    f"epoch {p.epoch}/{p.epochs} loss {p.train_loss:.4f} "
+                    f"val {val} lr {p.learning_rate:.1e} {p.steps_per_s:.2f} it/s"
+                )
+        except StopIteration as stop:
+            result = stop.value
+    project.training = result
+    path = save_project(project, output)
+    for warning in result.warnings:
+        _say(f"warning: {warning}")
+    if result.stopped:
+        _say(
+            f"Stopped after {result.epochs_done} epochs; weights saved to {path}. "
+            "Continue with --resume."
+        )
+        return EXIT_CANCELLED
+    _say(f"Best validation loss {result.best_val_loss:.4f}. Project written to {path}")
+    return 0
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from .batch import DenoiseOptions, default_output_dir, plan_jobs, run_denoise_file
+    from .project import load_project
+
+    project = load_project(args.project)
+    denoiser = project.denoiser(device=args.device)
+    output_dir = Path(args.output) if args.output else default_output_dir(args.inputs)
+    jobs = plan_jobs(args.inputs, output_dir)
+    options = DenoiseOptions(
+        uncertainty=args.uncertainty,
+        prior_mean=args.prior_mean,
+        dtype=args.dtype,
+        tile_size=args.tile_size,
+    )
+    inputs = [job.source for job in jobs]
+    failed = 0
+    _say(f"Denoising {len(jobs)} file(s) into {output_dir}")
+    with _interrupt_cancels() as token:
+        for number, job in enumerate(jobs, start=1):
+            with _bar(1.0, f"[{number}/{len(jobs)}] {job.source.name}") as bar:
+
+                def show(p, bar=bar):  # type: ignore[no-untyped-def]
+                    bar.n = round(p.fraction, 3)
+                    bar.refresh()
+
+                try:
+                    written = run_denoise_file(
+                        denoiser, job, options, on_progress=show, protect=inputs, cancel=token
+                    )
+                except Cancelled:
+                    _say(f"Stopped; {number - 1} of {len(jobs)} files were denoised.")
+                    return EXIT_CANCELLED
+                except PN2VError as exc:
+                    failed += 1
+                    _say(
+                        f"error: {job.source}: {exc.message}" + (f" {exc.hint}" if exc.hint else "")
+                    )
+                    continue
+            _say("  -> " + ", ".join(str(p) for p in written))
+    _say(f"Done: {len(jobs) - failed} denoised, {failed} failed.")
+    return EXIT_FAILED if failed else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if path.suffix == ".npz":
+        from .noise_models import load_noise_model
+
+        model = load_noise_model(path)
+        _say(model.describe())
+        for key, value in model.metadata.items():
+            _say(f"  {key}: {value}")
+        return 0
+    from .project import load_project
+
+    project = load_project(path)
+    s = project.settings
+    _say(f"PN2V project {project.name!r} (created {project.created})")
+    _say(
+        f"  mode {s.mode}, preset {s.preset}; network depth {s.network.depth}, "
+        f"{s.network.features} features, K={s.network.n_samples}"
+    )
+    _say(f"  noise model: {project.noise_model.describe() if project.noise_model else 'none'}")
+    if project.training:
+        t = project.training
+        state = "stopped early" if t.stopped else "finished"
+        _say(
+            f"  trained {t.epochs_done}/{t.settings.training.epochs} epochs ({state}), "
+            f"best validation loss {t.best_val_loss:.4f}"
+        )
+    else:
+        _say("  not trained yet")
+    for ref in project.training_images:
+        _say(f"  training image: {ref.path}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo_run import run_demo
+
+    return run_demo(Path(args.folder), _say, epochs=args.epochs, seed=args.seed)
+
+
+# -- parser --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pn2v", description="Probabilistic Noise2Void denoising for microscopy images."
+    )
+    parser.add_argument("--version", action="version", version=f"pn2v {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Log details.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser(
+        "calibrate",
+        help="Build a histogram noise model from calibration frames (or clean/noisy pairs).",
+    )
+    p.add_argument(
+        "inputs", nargs="+", help="Calibration stack(s) or frames; with --signal, the noisy images."
+    )
+    p.add_argument("-o", "--output", required=True, help="Noise model file (.npz).")
+    p.add_argument("--signal", help="A clean image paired with the noisy INPUTS.")
+    p.add_argument("--bins", type=int, default=256, help="Histogram bins (default 256).")
+    p.add_argument(
+        "--range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="Intensity range of the histogram (default: that of the data).",
+    )
+    p.add_argument(
+        "--prior-strength",
+        type=float,
+        default=10.0,
+        help="Pseudo-counts of the Poisson-Gaussian fit added to each histogram row "
+        "(0 for the paper's plain histogram).",
+    )
+    p.set_defaults(run=cmd_calibrate)
+
+    nm = commands.add_parser("noise-model", help="Noise models without calibration data.")
+    nm_commands = nm.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = nm_commands.add_parser(
+        "estimate", help="Estimate a Poisson-Gaussian model from the noisy images themselves."
+    )
+    p.add_argument("inputs", nargs="+", help="Noisy images or folders.")
+    p.add_argument("-o", "--output", required=True, help="Noise model file (.npz).")
+    p.set_defaults(run=cmd_estimate)
+
+    p = commands.add_parser("train", help="Train PN2V on noisy images into a project file.")
+    p.add_argument("inputs", nargs="+", help="Noisy images or folders.")
+    p.add_argument("--noise-model", help="Noise model (.npz) from calibrate or estimate.")
+    p.add_argument("-o", "--output", required=True, help="Project file (.pn2v).")
+    p.add_argument(
+        "--preset",
+        default="cpu",
+        choices=["cpu", "paper"],
+        help="cpu: minutes on a laptop; paper: the paper's settings (for a GPU).",
+    )
+    p.add_argument("--epochs", type=int, help="Total epochs (with --resume: train up to this).")
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--patch-size", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--n2v", action="store_true", help="Train plain Noise2Void (no noise model).")
+    p.add_argument("--resume", action="store_true", help="Continue the training in OUTPUT.")
+    p.add_argument("--force", action="store_true", help="Replace an existing OUTPUT.")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps.")
+    p.add_argument(
+        "--allow-out-of-range",
+        action="store_true",
+        help="Train even if many pixels lie outside the noise model's range.",
+    )
+    p.set_defaults(run=cmd_train)
+
+    p = commands.add_parser("denoise", help="Denoise files and folders with a trained project.")
+    p.add_argument("project", help="Trained project file (.pn2v).")
+    p.add_argument("inputs", nargs="+", help="Images or folders (searched recursively).")
+    p.add_argument(
+        "-o", "--output", help="Output folder (default: a new folder beside the first input)."
+    )
+    p.add_argument(
+        "--uncertainty", action="store_true", help="Also write the posterior standard deviation."
+    )
+    p.add_argument("--prior-mean", action="store_true", help="Also write the prior mean.")
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "input"],
+        default="float32",
+        help="float32 (default), or the input's type (rounded and clipped).",
+    )
+    p.add_argument("--tile-size", type=int, help="Tile side in pixels (smaller uses less memory).")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps.")
+    p.set_defaults(run=cmd_denoise)
+
+    p = commands.add_parser("info", help="Describe a project (.pn2v) or noise model (.npz).")
+    p.add_argument("file")
+    p.set_defaults(run=cmd_info)
+
+    p = commands.add_parser("demo", help="Run the whole flow on a simulated microscope.")
+    p.add_argument(
+        "--folder",
+        default="pn2v-demo",
+        help="Where to write the demo data and results (default ./pn2v-demo).",
+    )
+    p.add_argument("--epochs", type=int, default=8, help="Training epochs (default 8).")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s: %(message)s"
+    )
+    try:
+        return args.run(args)
+    except PN2VError as exc:
+        sys.stderr.write(f"error: {exc.message}\n")
+        if exc.hint:
+            sys.stderr.write(f"  {exc.hint}\n")
+        return exc.exit_code
+    except Cancelled:
+        sys.stderr.write("Stopped.\n")
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        return EXIT_CANCELLED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Validated, versioned settings (pydantic v2) and the presets.
+
+All settings of a run live in one :class:`Settings` object, stored in the
+project manifest. Unknown keys are refused, so a typo in a settings file is an
+error that names the key instead of a silently ignored option.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkConfig(_Strict):
+    """The U-Net (paper section 5.3)."""
+
+    depth: int = Field(3, ge=1, le=6, description="Resolution levels of the U-Net.")
+    features: int = Field(64, ge=4, le=512, description="Feature channels of the first level.")
+    n_samples: int = Field(
+        800, ge=1, le=4096, description="K: prior samples predicted per pixel (1 for N2V)."
+    )
+
+
+class MaskingConfig(_Strict):
+    """Blind-spot masking (N2V/PN2V)."""
+
+    fraction: float = Field(
+        0.0312, gt=0, lt=0.5, description="Share of the pixels of each patch that are masked."
+    )
+    radius: int = Field(2, ge=1, le=5, description="Replacement window radius (2 gives 5x5).")
+
+
+class TrainingConfig(_Strict):
+    """Optimisation settings."""
+
+    patch_size: int = Field(100, ge=16, le=1024, description="Side of the square training patches.")
+    batch_size: int = Field(80, ge=1, le=1024, description="Patches per optimisation step.")
+    accumulate: int = Field(
+        1, ge=1, le=256, description="Split each batch into this many passes (saves memory)."
+    )
+    epochs: int = Field(200, ge=1, le=100_000)
+    steps_per_epoch: int = Field(50, ge=1, le=100_000)
+    learning_rate: float = Field(1e-4, gt=0, le=1.0)
+    schedule: Literal["plateau", "cosine"] = Field(
+        "plateau",
+        description="plateau: halve the rate when validation stalls (the paper); "
+        "cosine: decay smoothly to zero over the run.",
+    )
+    plateau_patience: int = Field(10, ge=1)
+    plateau_factor: float = Field(0.5, gt=0, lt=1)
+    val_fraction: float = Field(
+        0.1, gt=0, lt=0.9, description="Share of the data held out to validate."
+    )
+    val_patches: int = Field(64, ge=1, le=10_000, description="Validation patches per check.")
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _batch_divides(self) -> TrainingConfig:
+        if self.batch_size % self.accumulate:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of accumulate "
+                f"({self.accumulate})"
+            )
+        return self
+
+
+class PredictionConfig(_Strict):
+    """Tiled MMSE prediction."""
+
+    tile_size: int = Field(
+        256, ge=32, le=8192, description="Side of the tiles the image is cut into (memory)."
+    )
+    pixel_chunk: int = Field(
+        16384, ge=256, description="Pixels whose K samples are evaluated at once (memory)."
+    )
+
+
+class Settings(_Strict):
+    """Everything that defines a PN2V run."""
+
+    preset: str = "custom"
+    mode: Literal["pn2v", "n2v"] = Field(
+        "pn2v", description="pn2v: K samples and a noise model; n2v: one value, MSE."
+    )
+    network: NetworkConfig = NetworkConfig()
+    masking: MaskingConfig = MaskingConfig()
+    training: TrainingConfig = TrainingConfig()
+    prediction: PredictionConfig = PredictionConfig()
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with dotted-path changes, e.g. ``{"training.epochs": 5}``; validated."""
+        data = self.model_dump()
+        for path, value in changes.items():
+            *parents, leaf = path.split(".")
+            node = data
+            for key in parents:
+                node = node[key]
+            if leaf not in node:
+                raise ConfigError(f"Unknown setting {path!r}.")
+            node[leaf] = value
+        return parse_settings(data)
+
+
+def parse_settings(data: dict) -> Settings:
+    """Validate a settings dictionary, with an error that names the bad field."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"Invalid settings: {problems}.", "Correct the values named.") from exc
+
+
+PAPER = Settings(
+    preset="paper",
+    network=NetworkConfig(depth=3, features=64, n_samples=800),
+    training=TrainingConfig(
+        patch_size=100,
+        batch_size=80,
+        epochs=200,
+        steps_per_epoch=50,
+        learning_rate=1e-4,
+        schedule="plateau",
+    ),
+)
+
+CPU = Settings(
+    preset="cpu",
+    network=NetworkConfig(depth=3, features=32, n_samples=400),
+    training=TrainingConfig(
+        patch_size=64,
+        batch_size=16,
+        epochs=40,
+        steps_per_epoch=50,
+        learning_rate=1e-3,
+        schedule="cosine",
+        val_patches=32,
+    ),
+)
+
+PRESETS: dict[str, Settings] = {"paper": PAPER, "cpu": CPU}
+
+
+def preset(name: str) -> Settings:
+    """The named preset (``paper`` or ``cpu``)."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"Unknown preset {name!r}.", f"Choose one of: {', '.join(PRESETS)}."
+        ) from None

@@ -1,0 +1,23 @@
+"""Noise models p(x | s): the measured histogram and the estimated Poisson-Gaussian."""
+
+from .base import NoiseModel, RangeReport, load_noise_model, noise_model_from_npz_bytes
+from .histogram import (
+    HistogramAccumulator,
+    HistogramNoiseModel,
+    histogram_from_pairs,
+    histogram_grid,
+)
+from .parametric import PoissonGaussianNoiseModel, estimate_poisson_gaussian
+
+__all__ = [
+    "HistogramAccumulator",
+    "HistogramNoiseModel",
+    "NoiseModel",
+    "PoissonGaussianNoiseModel",
+    "RangeReport",
+    "estimate_poisson_gaussian",
+    "histogram_from_pairs",
+    "histogram_grid",
+    "load_noise_model",
+    "noise_model_from_npz_bytes",
+]

@@ -1,0 +1,239 @@
+"""Tiled MMSE prediction (paper Eq. 11): :func:`iter_predict` and :func:`run_predict`.
+
+The image is cut into tiles whose inputs overlap by more than the network's
+receptive field, on the pooling grid, so tiled output equals untiled output.
+Per tile the trunk runs once; the K-sample head and the posterior weights
+p(x|s_k) then run over chunks of pixels, so memory is bounded by the tile and
+the chunk, never by K times the image.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import Settings
+from .data import Normalisation
+from .device import is_out_of_memory, select_device
+from .errors import InvalidImageError, ResourceError
+from .noise_models import NoiseModel
+from .progress import CancelToken, PredictProgress, Throttle, check, drive
+from .training import build_network
+from .unet import UNet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prediction:
+    """Denoised frames, shape (frames, Y, X) float32 each."""
+
+    mmse: np.ndarray
+    prior_mean: np.ndarray | None = None
+    posterior_std: np.ndarray | None = None
+
+
+class Denoiser:
+    """A trained network with its noise model and normalisation, ready to predict."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        weights: dict[str, torch.Tensor],
+        normalisation: Normalisation,
+        noise_model: NoiseModel | None,
+        device: str = "auto",
+    ) -> None:
+        self.settings = settings
+        self.device = select_device(device)
+        self.network: UNet = build_network(settings)
+        self.network.load_state_dict(weights)
+        self.network.to(self.device).eval()
+        self.normalisation = normalisation
+        self.noise_model = noise_model.to(self.device) if noise_model is not None else None
+        self.probabilistic = settings.mode == "pn2v" and settings.network.n_samples > 1
+        if self.probabilistic and noise_model is None:
+            raise ValueError("a PN2V denoiser needs its noise model")
+
+    @property
+    def overlap(self) -> int:
+        m = self.network.size_multiple
+        return math.ceil(self.network.receptive_radius / m) * m
+
+    def _statistics(
+        self, features: torch.Tensor, observed: torch.Tensor, want_std: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """MMSE, prior mean and posterior std for (N, C) features and (N,) observations."""
+        samples = self.normalisation.invert(self.network.apply_head(features))
+        prior_mean = samples.mean(dim=1)
+        if not self.probabilistic:
+            return prior_mean, prior_mean, None
+        assert self.noise_model is not None
+        weights = self.noise_model.likelihood(observed.unsqueeze(1), samples)
+        weights /= weights.sum(dim=1, keepdim=True)
+        mmse = (weights * samples).sum(dim=1)
+        std = None
+        if want_std:
+            samples -= mmse.unsqueeze(1)
+            std = (weights * samples.square_()).sum(dim=1).sqrt_()
+        return mmse, prior_mean, std
+
+    def _tiles(self, height: int, width: int, tile: int) -> list[tuple[slice, slice, slice, slice]]:
+        """(input rows, input cols, output rows, output cols) of each tile of the padded frame."""
+        o = self.overlap
+        spans = []
+        for size in (height, width):
+            spans.append(
+                [
+                    (max(0, a - o), min(size, a + tile + o), a, min(size, a + tile))
+                    for a in range(0, size, tile)
+                ]
+            )
+        return [
+            (slice(ia, ib), slice(ja, jb), slice(oa, ob), slice(pa, pb))
+            for ia, ib, oa, ob in spans[0]
+            for ja, jb, pa, pb in spans[1]
+        ]
+
+
+def _pad(frame: torch.Tensor, multiple: int) -> torch.Tensor:
+    height, width = frame.shape
+    pad_y, pad_x = (-height) % multiple, (-width) % multiple
+    if not (pad_y or pad_x):
+        return frame
+    mode = "reflect" if pad_y < height and pad_x < width else "replicate"
+    return F.pad(frame[None, None], (0, pad_x, 0, pad_y), mode=mode)[0, 0]
+
+
+def iter_predict(
+    denoiser: Denoiser,
+    image: np.ndarray,
+    *,
+    prior_mean: bool = False,
+    uncertainty: bool = False,
+    tile_size: int | None = None,
+    cancel: CancelToken | None = None,
+) -> Generator[PredictProgress, None, Prediction]:
+    """Denoise a 2-D image or a stack of frames, yielding progress per tile.
+
+    Parameters
+    ----------
+    image
+        (Y, X) or (frames, Y, X), in camera units.
+    prior_mean, uncertainty
+        Also return the mean of the prior samples (the N2V-like estimate) and the
+        posterior standard deviation (an uncertainty map).
+    tile_size
+        Side of the output tiles; default from the settings. Smaller saves memory.
+    """
+    array = np.asarray(image)
+    if array.ndim not in (2, 3) or min(array.shape[-2:]) < 1:
+        raise InvalidImageError(f"Cannot denoise an array of shape {array.shape}.")
+    frames = array.reshape(-1, *array.shape[-2:])
+    network = denoiser.network
+    m = network.size_multiple
+    tile = max(m, (tile_size or denoiser.settings.prediction.tile_size) // m * m)
+    chunk = denoiser.settings.prediction.pixel_chunk
+    height, width = frames.shape[1:]
+    outputs = {"mmse": np.empty(frames.shape, np.float32)}
+    if prior_mean:
+        outputs["prior_mean"] = np.empty(frames.shape, np.float32)
+    if uncertainty and denoiser.probabilistic:
+        outputs["posterior_std"] = np.empty(frames.shape, np.float32)
+    started = time.monotonic()
+    throttle = Throttle(0.25)
+    device = denoiser.device
+    for index, frame in enumerate(frames):
+        raw = _pad(torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)), m)
+        normalised = denoiser.normalisation.apply(raw)
+        tiles = denoiser._tiles(*raw.shape, tile)
+        for number, (rows, cols, out_rows, out_cols) in enumerate(tiles, start=1):
+            check(cancel)
+            crop_y = slice(out_rows.start - rows.start, out_rows.stop - rows.start)
+            crop_x = slice(out_cols.start - cols.start, out_cols.stop - cols.start)
+            keep_y = slice(out_rows.start, min(out_rows.stop, height))
+            keep_x = slice(out_cols.start, min(out_cols.stop, width))
+            if keep_y.start >= keep_y.stop or keep_x.start >= keep_x.stop:
+                continue
+            try:
+                results = _predict_tile(
+                    denoiser,
+                    normalised[rows, cols],
+                    raw[keep_y, keep_x],
+                    crop_y,
+                    crop_x,
+                    (keep_y.stop - keep_y.start, keep_x.stop - keep_x.start),
+                    chunk,
+                    "posterior_std" in outputs,
+                    cancel,
+                    device,
+                )
+            except Exception as exc:
+                if is_out_of_memory(exc):
+                    raise ResourceError(
+                        f"Out of memory on {device.type} while denoising tiles of {tile} pixels.",
+                        "Choose a smaller tile size (--tile-size) or close other programs.",
+                    ) from exc
+                raise
+            for name, values in results.items():
+                if name in outputs:
+                    outputs[name][index, keep_y, keep_x] = values
+            if throttle() or number == len(tiles):
+                yield PredictProgress(
+                    index, len(frames), number, len(tiles), time.monotonic() - started
+                )
+    shape = array.shape
+    return Prediction(**{name: values.reshape(shape) for name, values in outputs.items()})
+
+
+def _predict_tile(
+    denoiser: Denoiser,
+    tile_input: torch.Tensor,
+    observed: torch.Tensor,
+    crop_y: slice,
+    crop_x: slice,
+    shape: tuple[int, int],
+    chunk: int,
+    want_std: bool,
+    cancel: CancelToken | None,
+    device: torch.device,
+) -> dict[str, np.ndarray]:
+    with torch.inference_mode():
+        features = denoiser.network.trunk(tile_input[None, None].to(device))[0]
+        features = features[:, crop_y, crop_x][:, : shape[0], : shape[1]]
+        features = features.reshape(features.shape[0], -1).T
+        observed = observed.reshape(-1).to(device)
+        parts: dict[str, list[torch.Tensor]] = {"mmse": [], "prior_mean": [], "posterior_std": []}
+        for start in range(0, features.shape[0], chunk):
+            check(cancel)
+            mmse, prior, std = denoiser._statistics(
+                features[start : start + chunk], observed[start : start + chunk], want_std
+            )
+            parts["mmse"].append(mmse)
+            parts["prior_mean"].append(prior)
+            if std is not None:
+                parts["posterior_std"].append(std)
+        return {
+            name: torch.cat(values).reshape(shape).cpu().numpy()
+            for name, values in parts.items()
+            if values
+        }
+
+
+def run_predict(
+    denoiser: Denoiser,
+    image: np.ndarray,
+    *,
+    on_progress: Callable[[PredictProgress], Any] | None = None,
+    **kwargs: Any,
+) -> Prediction:
+    """Blocking :func:`iter_predict`."""
+    return drive(iter_predict(denoiser, image, **kwargs), on_progress)

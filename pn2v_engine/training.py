@@ -1,0 +1,409 @@
+"""PN2V and N2V training: :func:`iter_train` yields progress, :func:`run_train` blocks.
+
+Cheap where the paper's implementation is not: the K-sample head runs only at
+the masked pixels (the loss needs nothing else), patches are cut on the fly,
+and the loop is cancellable between passes and resumable from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import Settings
+from .data import Normalisation, PatchSampler, as_frames, grid_patches, split_train_validation
+from .device import is_out_of_memory, select_device
+from .errors import ConfigError, NoiseModelError, ResourceError
+from .losses import masked_mse, pn2v_loss
+from .masking import MaskedPixels, replace_with_neighbours, stratified_pixels
+from .noise_models import NoiseModel
+from .progress import Cancelled, CancelToken, Throttle, TrainProgress, check, drive
+from .unet import UNet
+
+log = logging.getLogger(__name__)
+
+#: Share of pixels outside the noise model's range above which training refuses.
+MAX_OUT_OF_RANGE = 0.05
+
+
+@dataclass
+class History:
+    """Per-epoch curves of a training run."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+    elapsed_s: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list]:
+        return {name: list(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list]) -> History:
+        return cls(**{name: list(data.get(name, [])) for name in cls.__dataclass_fields__})
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced; ``checkpoint`` lets :func:`iter_train` resume it."""
+
+    settings: Settings
+    normalisation: Normalisation
+    best_weights: dict[str, torch.Tensor]
+    last_weights: dict[str, torch.Tensor]
+    history: History
+    checkpoint: dict[str, Any]
+    epochs_done: int
+    stopped: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def best_val_loss(self) -> float:
+        return min(self.history.val_loss) if self.history.val_loss else math.inf
+
+
+def build_network(settings: Settings) -> UNet:
+    n = settings.network
+    return UNet(depth=n.depth, features=n.features, n_samples=n.n_samples)
+
+
+def check_noise_model_range(frames: Sequence[np.ndarray], noise_model: NoiseModel) -> list[str]:
+    """Refuse data mostly outside the calibrated range; warn about a little outside."""
+    reports = [noise_model.check_range(f) for f in frames]
+    outside = sum(r.n_below + r.n_above for r in reports)
+    total = sum(r.n_pixels for r in reports)
+    low, high = noise_model.signal_range
+    share = outside / total if total else 0.0
+    if share > MAX_OUT_OF_RANGE:
+        data_low = min(float(f.min()) for f in frames)
+        data_high = max(float(f.max()) for f in frames)
+        raise NoiseModelError(
+            f"{share:.1%} of the pixels ({data_low:g} to {data_high:g}) lie outside the noise "
+            f"model's calibrated range ({low:g} to {high:g}).",
+            "Use a noise model calibrated on the same camera settings over the images' range "
+            "(brighter calibration frames), or estimate one from these images.",
+        )
+    if outside:
+        return [
+            f"{outside} pixels ({share:.2%}) lie outside the noise model's calibrated range "
+            f"({low:g} to {high:g}); they are treated as the nearest calibrated value."
+        ]
+    return []
+
+
+class _Trainer:
+    """The state of one run; iter_train drives it."""
+
+    def __init__(
+        self,
+        frames: list[np.ndarray],
+        noise_model: NoiseModel | None,
+        settings: Settings,
+        device: torch.device,
+        resume: TrainResult | None,
+    ) -> None:
+        t = settings.training
+        self.settings, self.device = settings, device
+        self.noise_model = noise_model.to(device) if noise_model is not None else None
+        torch.manual_seed(t.seed)
+        self.network = build_network(settings).to(device)
+        self.normalisation = resume.normalisation if resume else Normalisation.of(frames)
+        train_frames, val_frames = split_train_validation(frames, t.val_fraction, t.patch_size)
+        self.sampler = PatchSampler(train_frames, t.patch_size, seed=t.seed)
+        self.mask_generator = torch.Generator().manual_seed(t.seed + 1)
+        self.val_patches = grid_patches(val_frames, t.patch_size, t.val_patches)
+        val_generator = torch.Generator().manual_seed(t.seed + 2)
+        self.val_pixels = stratified_pixels(
+            len(self.val_patches),
+            t.patch_size,
+            t.patch_size,
+            settings.masking.fraction,
+            val_generator,
+        )
+        self.val_inputs = replace_with_neighbours(
+            self.val_patches, self.val_pixels, val_generator, settings.masking.radius
+        )
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=t.learning_rate)
+        total_steps = t.epochs * t.steps_per_epoch
+        if t.schedule == "cosine":
+            self.scheduler: Any = torch.optim.lr_scheduler.CosineAnnealingLR(
+                self.optimizer, T_max=total_steps
+            )
+        else:
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, factor=t.plateau_factor, patience=t.plateau_patience
+            )
+        self.history = History()
+        self.epochs_done = 0
+        self.best_val = math.inf
+        self.best_weights = self._weights()
+        self.elapsed_before = 0.0
+        if resume is not None:
+            self._restore(resume)
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.network.state_dict().items()}
+
+    def _restore(self, resume: TrainResult) -> None:
+        c = resume.checkpoint
+        self.network.load_state_dict(resume.last_weights)
+        self.optimizer.load_state_dict(c["optimizer"])
+        self.scheduler.load_state_dict(c["scheduler"])
+        if self.settings.training.schedule == "cosine":
+            total = self.settings.training.epochs * self.settings.training.steps_per_epoch
+            if total != self.scheduler.T_max:
+                # Stretch the schedule to the new length. The scheduler's chained update
+                # only rescales the current rate (which stays 0 once a finished run got
+                # there), so set the rate of the stretched cosine explicitly.
+                self.scheduler.T_max = total
+                s = self.scheduler
+                t = min(s.last_epoch, total)
+                for group, base in zip(self.optimizer.param_groups, s.base_lrs, strict=True):
+                    group["lr"] = (
+                        s.eta_min + (base - s.eta_min) * (1 + math.cos(math.pi * t / total)) / 2
+                    )
+                s._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self.sampler.set_state(c["sampler"])
+        self.mask_generator.set_state(c["mask_generator"])
+        self.history = copy.deepcopy(resume.history)
+        self.epochs_done = resume.epochs_done
+        self.best_val = resume.best_val_loss
+        self.best_weights = resume.best_weights
+        self.elapsed_before = self.history.elapsed_s[-1] if self.history.elapsed_s else 0.0
+
+    def loss(self, inputs: torch.Tensor, pixels: MaskedPixels, raw: torch.Tensor) -> torch.Tensor:
+        outputs = self.network.samples_at(inputs, pixels)
+        observed = pixels.values(raw)
+        if self.settings.mode == "n2v":
+            return masked_mse(outputs, self.normalisation.apply(observed))
+        assert self.noise_model is not None
+        return pn2v_loss(self.normalisation.invert(outputs), observed, self.noise_model)
+
+    def validate(self) -> float:
+        self.network.eval()
+        batch = self.settings.training.batch_size // self.settings.training.accumulate
+        losses, weights = [], []
+        with torch.no_grad():
+            for start in range(0, len(self.val_patches), batch):
+                stop = min(start + batch, len(self.val_patches))
+                keep = (self.val_pixels.batch >= start) & (self.val_pixels.batch < stop)
+                pixels = MaskedPixels(
+                    self.val_pixels.batch[keep] - start,
+                    self.val_pixels.y[keep],
+                    self.val_pixels.x[keep],
+                )
+                raw = self.val_patches[start:stop].to(self.device)
+                inputs = self.normalisation.apply(self.val_inputs[start:stop].to(self.device))
+                pixels = _to(pixels, self.device)
+                losses.append(float(self.loss(inputs, pixels, raw)))
+                weights.append(len(pixels))
+        self.network.train()
+        return float(np.average(losses, weights=weights))
+
+    def step(self) -> float:
+        """One optimisation step over ``batch_size`` patches; returns the mean loss."""
+        t, m = self.settings.training, self.settings.masking
+        micro = t.batch_size // t.accumulate
+        self.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for _ in range(t.accumulate):
+            raw = self.sampler.sample(micro)
+            pixels = stratified_pixels(
+                micro, t.patch_size, t.patch_size, m.fraction, self.mask_generator
+            )
+            masked = replace_with_neighbours(raw, pixels, self.mask_generator, m.radius)
+            loss = self.loss(
+                self.normalisation.apply(masked.to(self.device)),
+                _to(pixels, self.device),
+                raw.to(self.device),
+            )
+            (loss / t.accumulate).backward()
+            total += loss.item() / t.accumulate
+        self.optimizer.step()
+        if self.settings.training.schedule == "cosine":
+            self.scheduler.step()
+        return total
+
+    def end_epoch(self, train_loss: float, elapsed: float) -> float:
+        val = self.validate()
+        self.epochs_done += 1
+        if self.settings.training.schedule == "plateau":
+            self.scheduler.step(val)
+        h = self.history
+        h.epoch.append(self.epochs_done)
+        h.train_loss.append(train_loss)
+        h.val_loss.append(val)
+        h.learning_rate.append(self.optimizer.param_groups[0]["lr"])
+        h.elapsed_s.append(self.elapsed_before + elapsed)
+        if val < self.best_val:
+            self.best_val = val
+            self.best_weights = self._weights()
+        return val
+
+    def result(self, stopped: bool, warnings: list[str]) -> TrainResult:
+        checkpoint = {
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "scheduler": self.scheduler.state_dict(),
+            "sampler": self.sampler.state(),
+            "mask_generator": self.mask_generator.get_state(),
+        }
+        return TrainResult(
+            settings=self.settings,
+            normalisation=self.normalisation,
+            best_weights=self.best_weights,
+            last_weights=self._weights(),
+            history=copy.deepcopy(self.history),
+            checkpoint=_to_cpu(checkpoint),
+            epochs_done=self.epochs_done,
+            stopped=stopped,
+            warnings=warnings,
+        )
+
+
+def _to(pixels: MaskedPixels, device: torch.device) -> MaskedPixels:
+    return MaskedPixels(pixels.batch.to(device), pixels.y.to(device), pixels.x.to(device))
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to("cpu")
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
+
+
+def iter_train(
+    images: Sequence[np.ndarray],
+    noise_model: NoiseModel | None,
+    settings: Settings,
+    *,
+    cancel: CancelToken | None = None,
+    resume: TrainResult | None = None,
+    device: str = "auto",
+    allow_out_of_range: bool = False,
+) -> Generator[TrainProgress, None, TrainResult]:
+    """Train a PN2V (or N2V) network on noisy images, yielding progress.
+
+    Parameters
+    ----------
+    images
+        Noisy 2-D images or stacks, in camera units.
+    noise_model
+        p(x|s) for ``settings.mode == "pn2v"``; ignored (may be ``None``) for N2V.
+    settings
+        Network, masking and training settings (see :mod:`pn2v_engine.config`).
+    cancel
+        Checked between passes; a cancelled run *returns* its result with
+        ``stopped=True`` and the last and best weights so far.
+    resume
+        A previous result to continue from, up to ``settings.training.epochs``.
+    device
+        ``auto``, ``cpu``, ``cuda`` or ``mps``.
+
+    Returns
+    -------
+    TrainResult
+        As the generator's return value (see :func:`pn2v_engine.progress.drive`).
+    """
+    if settings.mode == "pn2v" and noise_model is None:
+        raise ConfigError("PN2V training needs a noise model.", "Calibrate or estimate one first.")
+    frames = as_frames(images)
+    warnings: list[str] = []
+    if settings.mode == "pn2v" and noise_model is not None:
+        if allow_out_of_range:
+            try:
+                warnings += check_noise_model_range(frames, noise_model)
+            except NoiseModelError as exc:
+                warnings.append(exc.message)
+        else:
+            warnings += check_noise_model_range(frames, noise_model)
+    for warning in warnings:
+        log.warning(warning)
+    if resume is not None and resume.settings.network != settings.network:
+        raise ConfigError(
+            "The network settings differ from those of the run being resumed.",
+            "Resume with the same network, or start a new training.",
+        )
+    torch_device = select_device(device)
+    trainer = _Trainer(frames, noise_model, settings, torch_device, resume)
+    t = settings.training
+    throttle = Throttle(0.25)
+    started = time.monotonic()
+    steps_run = 0
+    remaining_steps = (t.epochs - trainer.epochs_done) * t.steps_per_epoch
+    try:
+        for epoch in range(trainer.epochs_done + 1, t.epochs + 1):
+            running = 0.0
+            for step in range(1, t.steps_per_epoch + 1):
+                check(cancel)
+                try:
+                    loss = trainer.step()
+                except Exception as exc:
+                    if is_out_of_memory(exc):
+                        raise _out_of_memory(settings, torch_device) from exc
+                    raise
+                if not math.isfinite(loss):
+                    raise ResourceError(
+                        f"Training diverged (loss {loss}) at epoch {epoch}, step {step}.",
+                        "Lower the learning rate, or check the noise model and images.",
+                    )
+                steps_run += 1
+                running += loss
+                last_step = step == t.steps_per_epoch
+                val = (
+                    trainer.end_epoch(running / step, time.monotonic() - started)
+                    if last_step
+                    else (trainer.history.val_loss[-1] if trainer.history.val_loss else None)
+                )
+                if last_step or throttle():
+                    elapsed = time.monotonic() - started
+                    rate = steps_run / elapsed if elapsed > 0 else 0.0
+                    yield TrainProgress(
+                        epoch=epoch,
+                        epochs=t.epochs,
+                        step=step,
+                        steps_per_epoch=t.steps_per_epoch,
+                        train_loss=running / step,
+                        val_loss=val,
+                        learning_rate=trainer.optimizer.param_groups[0]["lr"],
+                        steps_per_s=rate,
+                        elapsed_s=trainer.elapsed_before + elapsed,
+                        eta_s=(remaining_steps - steps_run) / rate if rate > 0 else math.inf,
+                        epoch_finished=last_step,
+                    )
+    except Cancelled:
+        log.info("training stopped after %d epochs", trainer.epochs_done)
+        return trainer.result(stopped=True, warnings=warnings)
+    return trainer.result(stopped=False, warnings=warnings)
+
+
+def _out_of_memory(settings: Settings, device: torch.device) -> ResourceError:
+    t = settings.training
+    return ResourceError(
+        f"Out of memory on {device.type} while training on batches of {t.batch_size} patches "
+        f"of {t.patch_size}x{t.patch_size} pixels.",
+        "Lower the batch size or the patch size, or raise 'accumulate' to split each batch.",
+    )
+
+
+def run_train(
+    images: Sequence[np.ndarray],
+    noise_model: NoiseModel | None,
+    settings: Settings,
+    *,
+    on_progress: Callable[[TrainProgress], Any] | None = None,
+    **kwargs: Any,
+) -> TrainResult:
+    """Blocking :func:`iter_train`; ``on_progress`` receives each report."""
+    return drive(iter_train(images, noise_model, settings, **kwargs), on_progress)

@@ -1,0 +1,95 @@
+"""The U-Net of the PN2V paper, with a K-sample output head.
+
+Depth ``d`` means ``d`` resolution levels (``d - 1`` max-poolings), two 3x3
+convolutions with ReLU per level, features doubling per level, transposed
+convolutions for upsampling and concatenating skip connections (the
+``merge_mode="concat"``, ``up_mode="transpose"`` U-Net the paper used).
+
+The final 1x1 convolution that maps features to the K samples is kept apart
+(:attr:`UNet.head`) so that training can apply it only at the masked pixels
+(:meth:`UNet.samples_at`): the loss needs the K samples there and nowhere else.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .masking import MaskedPixels
+
+
+def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    """U-Net mapping a (B, 1, H, W) image to K samples per pixel.
+
+    H and W must be multiples of ``2 ** (depth - 1)`` (see :attr:`size_multiple`).
+    """
+
+    def __init__(self, depth: int = 3, features: int = 64, n_samples: int = 800) -> None:
+        super().__init__()
+        if depth < 1 or features < 1 or n_samples < 1:
+            raise ValueError("depth, features and n_samples must be positive")
+        self.depth, self.features, self.n_samples = depth, features, n_samples
+        widths = [features * 2**level for level in range(depth)]
+        self.down = nn.ModuleList(
+            _double_conv(1 if level == 0 else widths[level - 1], widths[level])
+            for level in range(depth)
+        )
+        self.upsample = nn.ModuleList(
+            nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2)
+            for level in range(depth - 1)
+        )
+        self.up = nn.ModuleList(
+            _double_conv(2 * widths[level], widths[level]) for level in range(depth - 1)
+        )
+        self.head = nn.Conv2d(features, n_samples, 1)
+
+    @property
+    def size_multiple(self) -> int:
+        return 2 ** (self.depth - 1)
+
+    @property
+    def receptive_radius(self) -> int:
+        """An upper bound on how far (in pixels) an output pixel sees."""
+        radius = 0
+        for level in range(self.depth):
+            convs = 2 if level == self.depth - 1 else 4
+            radius += convs * 2**level + (2**level if level else 0)
+        return radius
+
+    def trunk(self, image: torch.Tensor) -> torch.Tensor:
+        """Features (B, features, H, W) before the sample head."""
+        skips = []
+        x = image
+        for level, block in enumerate(self.down):
+            x = block(x)
+            if level < self.depth - 1:
+                skips.append(x)
+                x = F.max_pool2d(x, 2)
+        for level in reversed(range(self.depth - 1)):
+            x = self.upsample[level](x)
+            x = self.up[level](torch.cat([x, skips[level]], dim=1))
+        return x
+
+    def apply_head(self, features: torch.Tensor) -> torch.Tensor:
+        """The K samples for feature vectors of shape (N, features): shape (N, K)."""
+        weight = self.head.weight.view(self.n_samples, self.features)
+        return F.linear(features, weight, self.head.bias)
+
+    def samples_at(self, image: torch.Tensor, pixels: MaskedPixels) -> torch.Tensor:
+        """The K samples at the given pixels only, shape (N, K)."""
+        features = self.trunk(image)
+        return self.apply_head(features[pixels.batch, :, pixels.y, pixels.x])
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """The K samples at every pixel, shape (B, K, H, W)."""
+        return self.head(self.trunk(image))

@@ -1,0 +1,173 @@
+"""The pn2v command line: the whole flow on demo data, and its errors and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from pn2v_engine.cli import main
+from pn2v_engine.demo import make_demo_data
+
+FAST = ["--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "4", "--patch-size", "32"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("demo")
+    data = make_demo_data(seed=3, size=96, n_calibration=20, n_images=2)
+    tifffile.imwrite(
+        folder / "calibration.tif", data.calibration, imagej=True, metadata={"axes": "TYX"}
+    )
+    (folder / "images" / "sub").mkdir(parents=True)
+    tifffile.imwrite(folder / "images" / "a.tif", data.images[0])
+    tifffile.imwrite(folder / "images" / "sub" / "b.tif", data.images[1])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(demo: Path) -> Path:
+    assert main(["calibrate", str(demo / "calibration.tif"), "-o", str(demo / "nm.npz")]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(demo / "images"),
+                "--noise-model",
+                str(demo / "nm.npz"),
+                "-o",
+                str(demo / "p.pn2v"),
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    return demo / "p.pn2v"
+
+
+def test_calibrate_train_denoise(trained: Path, tmp_path: Path, capsys) -> None:
+    demo = trained.parent
+    before = {p: p.read_bytes() for p in (demo / "images").rglob("*.tif")}
+    out = tmp_path / "out"
+    code = main(
+        [
+            "denoise",
+            str(trained),
+            str(demo / "images"),
+            "-o",
+            str(out),
+            "--uncertainty",
+            "--prior-mean",
+        ]
+    )
+    assert code == 0
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.tif"))
+    assert written == [
+        "a_pn2v.tif",
+        "a_pn2v_prior_mean.tif",
+        "a_pn2v_uncertainty.tif",
+        "sub/b_pn2v.tif",
+        "sub/b_pn2v_prior_mean.tif",
+        "sub/b_pn2v_uncertainty.tif",
+    ]
+    result = tifffile.imread(out / "a_pn2v.tif")
+    assert result.dtype == np.float32 and result.shape == (96, 96)
+    assert np.all(tifffile.imread(out / "a_pn2v_uncertainty.tif") >= 0)
+    assert {p: p.read_bytes() for p in before} == before  # inputs untouched
+
+
+def test_denoise_input_dtype_and_default_folder(trained: Path, capsys) -> None:
+    demo = trained.parent
+    image = demo / "images" / "a.tif"
+    assert main(["denoise", str(trained), str(image), "--dtype", "input"]) == 0
+    out = demo / "images" / "a_pn2v"
+    assert out.is_dir()
+    assert tifffile.imread(out / "a_pn2v.tif").dtype == np.uint16
+
+
+def test_denoise_refuses_to_write_beside_inputs(trained: Path, capsys) -> None:
+    demo = trained.parent
+    code = main(["denoise", str(trained), str(demo / "images"), "-o", str(demo / "images")])
+    assert code == 1
+    assert "beside your originals" in capsys.readouterr().err
+
+
+def test_bad_file_in_batch_is_reported_and_batch_goes_on(
+    trained: Path, tmp_path: Path, capsys
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.tif").write_text("this is not a TIFF")
+    tifffile.imwrite(folder / "good.tif", tifffile.imread(trained.parent / "images" / "a.tif"))
+    code = main(["denoise", str(trained), str(folder), "-o", str(tmp_path / "out")])
+    assert code == 1
+    text = capsys.readouterr().out
+    assert "broken.tif" in text and "1 denoised, 1 failed" in text
+    assert (tmp_path / "out" / "good_pn2v.tif").exists()
+
+
+def test_resume_and_info(trained: Path, tmp_path: Path, capsys) -> None:
+    demo = trained.parent
+    copy = tmp_path / "copy.pn2v"
+    copy.write_bytes(trained.read_bytes())
+    assert main(["train", str(demo / "images"), "-o", str(copy), "--resume", "--epochs", "3"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(copy)]) == 0
+    assert "trained 3/3 epochs" in capsys.readouterr().out
+    assert main(["info", str(demo / "nm.npz")]) == 0
+    assert "histogram noise model" in capsys.readouterr().out
+
+
+def test_train_refuses_to_replace_a_project(trained: Path, capsys) -> None:
+    demo = trained.parent
+    code = main(
+        [
+            "train",
+            str(demo / "images"),
+            "--noise-model",
+            str(demo / "nm.npz"),
+            "-o",
+            str(trained),
+            *FAST,
+        ]
+    )
+    assert code == 1
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_estimate_noise_model(demo: Path, tmp_path: Path, capsys) -> None:
+    assert (
+        main(["noise-model", "estimate", str(demo / "images"), "-o", str(tmp_path / "est.npz")])
+        == 0
+    )
+    assert (tmp_path / "est.npz").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["calibrate", "{text}", "-o", "{tmp}/nm.npz"], "not a TIFF or PNG"),
+        (["calibrate", "{single}", "-o", "{tmp}/nm.npz"], "one frame"),
+        (["calibrate", "{rgb}", "-o", "{tmp}/nm.npz"], "channels"),
+        (["denoise", "{text}", "{single}", "-o", "{tmp}/o"], "not a PN2V project"),
+        (["info", "{tmp}/missing.pn2v"], "not found"),
+        (["train", "{single}", "-o", "{tmp}/p.pn2v"], "needs a noise model"),
+    ],
+)
+def test_errors_are_messages_not_tracebacks(tmp_path: Path, capsys, args, message) -> None:
+    files = {
+        "text": tmp_path / "notes.tif",
+        "single": tmp_path / "single.tif",
+        "rgb": tmp_path / "rgb.tif",
+        "tmp": tmp_path,
+    }
+    files["text"].write_text("hello")
+    tifffile.imwrite(files["single"], np.zeros((64, 64), np.uint16))
+    tifffile.imwrite(files["rgb"], np.zeros((64, 64, 3), np.uint8), photometric="rgb")
+    code = main([a.format(**files) for a in args])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert message in err
+    assert "Traceback" not in err
