@@ -21,7 +21,7 @@ import torch
 
 from pn2v_engine.errors import NoiseModelError
 
-from .base import LOG_DENSITY_FLOOR, NoiseModel
+from .base import NoiseModel
 
 # A separable second-difference kernel with unit L2 norm: zero response to
 # constant and linear intensity, so in smooth regions it passes noise only.
@@ -57,8 +57,8 @@ class PoissonGaussianNoiseModel(NoiseModel):
 
     def log_likelihood(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         var = self.variance(s)
-        log_p = -0.5 * (torch.log(2 * math.pi * var) + (x - s) ** 2 / var)
-        return log_p.clamp_min(LOG_DENSITY_FLOOR)
+        # Not floored: far-off samples keep a gradient towards x (the log stays finite).
+        return -0.5 * (torch.log(2 * math.pi * var) + (x - s) ** 2 / var)
 
     def to(self, device: torch.device | str) -> Self:
         return self

@@ -171,9 +171,7 @@ def test_histogram_gradient_wrt_s_is_finite_and_the_slope(small_model: Histogram
     # log-likelihood gradient: finite everywhere, also at the range ends
     s = torch.linspace(model.low - 50, model.high + 50, 2001, dtype=torch.float64)
     s.requires_grad_(True)
-    (grad,) = torch.autograd.grad(
-        model.log_likelihood(torch.full_like(s, centres[30]), s).sum(), s
-    )
+    (grad,) = torch.autograd.grad(model.log_likelihood(torch.full_like(s, centres[30]), s).sum(), s)
     assert torch.all(torch.isfinite(grad))
     # beyond the outermost centres the outermost rows are used: flat in s
     outside = (s.detach() < centres[0]) | (s.detach() > centres[-1])
@@ -397,9 +395,7 @@ def test_estimate_poisson_gaussian_on_smooth_blobs() -> None:
     assert model.gain == pytest.approx(camera.gain, rel=0.1)
     assert model.offset_variance == pytest.approx(b, rel=0.15)
     for s in (100.0, 500.0, 1200.0):
-        assert float(model.variance(torch.tensor(s))) == pytest.approx(
-            camera.gain * s + b, rel=0.1
-        )
+        assert float(model.variance(torch.tensor(s))) == pytest.approx(camera.gain * s + b, rel=0.1)
 
 
 def test_estimate_poisson_gaussian_refuses_too_little_data() -> None:
@@ -423,9 +419,7 @@ def _probe(model: NoiseModel) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @pytest.mark.parametrize("kind", ["histogram", "poisson_gaussian"])
-def test_save_load_round_trip(
-    kind: str, small_model: HistogramNoiseModel, tmp_path: Path
-) -> None:
+def test_save_load_round_trip(kind: str, small_model: HistogramNoiseModel, tmp_path: Path) -> None:
     model: NoiseModel
     if kind == "histogram":
         model = small_model

@@ -103,7 +103,7 @@ def _brute_force(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Eq. 11 pixel by pixel: MMSE, prior mean and posterior std, float64."""
     samples = _full_samples(denoiser, image)
-    k, height, width = samples.shape
+    _, height, width = samples.shape
     mmse, prior, std = (np.empty((height, width)) for _ in range(3))
     for y in range(height):
         s = samples[:, y, :]  # (K, X)

@@ -93,6 +93,7 @@ def test_pn2v_training_improves_psnr(demo: DemoData, noise_model: HistogramNoise
     assert result.history.val_loss[-1] < result.history.val_loss[0]
     assert result.best_val_loss == min(result.history.val_loss)
     gains = _psnr_gain(result, demo, noise_model)
+    print("PN2V PSNR gains (dB):", gains)
     assert min(gains) > 3.0, gains
 
 
@@ -111,6 +112,7 @@ def test_n2v_training_improves_psnr(demo: DemoData) -> None:
     assert result.epochs_done == 3
     assert all(math.isfinite(v) for v in result.history.val_loss)
     gains = _psnr_gain(result, demo, None)
+    print("N2V PSNR gains (dB):", gains)
     assert min(gains) > 3.0, gains
 
 
@@ -219,6 +221,11 @@ def test_resume_with_more_epochs(demo: DemoData, noise_model: HistogramNoiseMode
     elapsed = second.history.elapsed_s
     assert elapsed == sorted(elapsed) and elapsed[2] >= elapsed[1]
     assert not _same_weights(second.last_weights, first.last_weights)
+    # the cosine schedule is stretched to the new length (it had reached 0 after epoch 2)
+    assert first.history.learning_rate[-1] == pytest.approx(0.0, abs=1e-12)
+    lr = settings.training.learning_rate
+    expected = [lr * (1 + math.cos(math.pi * e / 4)) / 2 for e in (3, 4)]
+    assert second.history.learning_rate[2:] == pytest.approx(expected, abs=1e-9)
     assert {r.epoch for r in reports} == {3, 4}
     assert reports[-1].fraction == pytest.approx(1.0)
     assert second.normalisation == first.normalisation
