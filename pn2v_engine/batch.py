@@ -16,6 +16,7 @@ from .errors import OutputError
 from .io import list_images, read_image, write_image
 from .prediction import Denoiser, iter_predict
 from .progress import CancelToken, PredictProgress, drive
+from .training import check_noise_model_range
 
 SUFFIX_MMSE = "_pn2v"
 SUFFIX_STD = "_pn2v_uncertainty"
@@ -38,6 +39,7 @@ class DenoiseOptions:
     prior_mean: bool = False
     dtype: Literal["float32", "input"] = "float32"
     tile_size: int | None = None
+    allow_out_of_range: bool = False
 
 
 def default_output_dir(inputs: Sequence[str | os.PathLike]) -> Path:
@@ -101,9 +103,12 @@ def iter_denoise_file(
 ) -> Generator[PredictProgress, None, list[Path]]:
     """Read, denoise and write one file; returns the paths written."""
     image = read_image(job.source)
+    pixels = image.as_float32()
+    if denoiser.noise_model is not None and not options.allow_out_of_range:
+        check_noise_model_range([pixels], denoiser.noise_model)
     prediction = yield from iter_predict(
         denoiser,
-        image.as_float32(),
+        pixels,
         prior_mean=options.prior_mean,
         uncertainty=options.uncertainty,
         tile_size=options.tile_size,

@@ -240,6 +240,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         prior_mean=args.prior_mean,
         dtype=args.dtype,
         tile_size=args.tile_size,
+        allow_out_of_range=args.allow_out_of_range,
     )
     inputs = [job.source for job in jobs]
     failed = 0
@@ -401,6 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tile-size", type=int, help="Tile side in pixels (smaller uses less memory).")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps.")
+    p.add_argument(
+        "--allow-out-of-range",
+        action="store_true",
+        help="Denoise even if many pixels lie outside the noise model's range.",
+    )
     p.set_defaults(run=cmd_denoise)
 
     p = commands.add_parser("info", help="Describe a project (.pn2v) or noise model (.npz).")

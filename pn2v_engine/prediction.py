@@ -57,6 +57,10 @@ class Denoiser:
         self.network: UNet = build_network(settings)
         self.network.load_state_dict(weights)
         self.network.to(self.device).eval()
+        if self.device.type == "cpu":
+            # oneDNN runs the trunk's convolutions 10-30% faster in NHWC on the CPU
+            # (same results up to float32 rounding)
+            self.network.to(memory_format=torch.channels_last)
         self.normalisation = normalisation
         self.noise_model = noise_model.to(self.device) if noise_model is not None else None
         self.probabilistic = settings.mode == "pn2v" and settings.network.n_samples > 1
@@ -79,11 +83,10 @@ class Denoiser:
         assert self.noise_model is not None
         weights = self.noise_model.likelihood(observed.unsqueeze(1), samples)
         weights /= weights.sum(dim=1, keepdim=True)
+        if not want_std:  # the samples are not needed again: multiply in place
+            return samples.mul_(weights).sum(dim=1), prior_mean, None
         mmse = (weights * samples).sum(dim=1)
-        std = None
-        if want_std:
-            samples -= mmse.unsqueeze(1)
-            std = (weights * samples.square_()).sum(dim=1).sqrt_()
+        std = samples.sub_(mmse.unsqueeze(1)).square_().mul_(weights).sum(dim=1).sqrt_()
         return mmse, prior_mean, std
 
     def _tiles(self, height: int, width: int, tile: int) -> list[tuple[slice, slice, slice, slice]]:
@@ -209,7 +212,8 @@ def _predict_tile(
     with torch.inference_mode():
         features = denoiser.network.trunk(tile_input[None, None].to(device))[0]
         features = features[:, crop_y, crop_x][:, : shape[0], : shape[1]]
-        features = features.reshape(features.shape[0], -1).T
+        # (pixels, C), contiguous: a view for channels-last features without a crop
+        features = features.permute(1, 2, 0).reshape(-1, features.shape[0])
         observed = observed.reshape(-1).to(device)
         parts: dict[str, list[torch.Tensor]] = {"mmse": [], "prior_mean": [], "posterior_std": []}
         for start in range(0, features.shape[0], chunk):

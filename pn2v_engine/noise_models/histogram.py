@@ -213,16 +213,33 @@ class HistogramNoiseModel(NoiseModel):
         return self.low + self.width * (np.arange(self.bins) + 0.5)
 
     def likelihood(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        # Prediction evaluates this on (pixels, K) arrays, so it is written for speed:
+        # without autograd the arithmetic runs in place (the same operations, the same
+        # values), and the table is read with index_select and int32 indices, several
+        # times faster on the CPU than tensor[int64 index] (the values read are the same).
         n = self.bins
-        column = ((x - self.low) / self.width).floor_().clamp_(0, n - 1).long()
-        position = (s - self.low) / self.width - 0.5
-        row = position.detach().floor().clamp_(0, n - 2)
-        fraction = (position - row).clamp(0.0, 1.0)
-        index = row.long() * n + column  # out of place: x may broadcast over s
+        column = ((x - self.low) / self.width).floor_().clamp_(0, n - 1).to(torch.int32)
+        tracked = torch.is_grad_enabled() and s.requires_grad
+        if tracked:
+            position = (s - self.low) / self.width - 0.5
+            row = position.detach().floor().clamp_(0, n - 2)
+            fraction = (position - row).clamp(0.0, 1.0)
+        else:
+            position = (s - self.low).div_(self.width).sub_(0.5)
+            row = position.floor().clamp_(0, n - 2)
+            fraction = position.sub_(row).clamp_(0.0, 1.0)
+        index = row.to(torch.int32).mul_(n)
+        if torch.broadcast_shapes(index.shape, column.shape) == index.shape:
+            index.add_(column)
+        else:  # x broadcasts over s
+            index = index + column
+        flat_index = index.reshape(-1)
         dtype = torch.promote_types(self._flat.dtype, fraction.dtype)
-        below = self._flat[index].to(dtype)
-        above = self._flat[index + n].to(dtype)
-        return torch.lerp(below, above, fraction.to(dtype)).clamp_min(DENSITY_FLOOR)
+        below = self._flat.index_select(0, flat_index).view(index.shape).to(dtype)
+        above = self._flat[n:].index_select(0, flat_index).view(index.shape).to(dtype)
+        if tracked:
+            return torch.lerp(below, above, fraction.to(dtype)).clamp_min(DENSITY_FLOOR)
+        return below.lerp_(above, fraction.to(dtype)).clamp_min_(DENSITY_FLOOR)
 
     def log_likelihood(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return torch.log(self.likelihood(x, s))

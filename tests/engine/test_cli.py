@@ -171,3 +171,45 @@ def test_errors_are_messages_not_tracebacks(tmp_path: Path, capsys, args, messag
     assert code == 1
     assert message in err
     assert "Traceback" not in err
+
+
+def test_denoise_refuses_data_far_outside_the_noise_model(
+    trained: Path, tmp_path: Path, capsys
+) -> None:
+    bright = tmp_path / "bright.tif"
+    tifffile.imwrite(bright, np.full((64, 64), 60000, np.uint16))
+    code = main(["denoise", str(trained), str(bright), "-o", str(tmp_path / "out")])
+    assert code == 1
+    assert "outside the noise model's calibrated range" in capsys.readouterr().out
+    assert not (tmp_path / "out" / "bright_pn2v.tif").exists()
+    code = main(
+        ["denoise", str(trained), str(bright), "-o", str(tmp_path / "out"), "--allow-out-of-range"]
+    )
+    assert code == 0
+
+
+def test_unwritable_output_folder(trained: Path, tmp_path: Path, capsys) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    image = trained.parent / "images" / "a.tif"
+    code = main(["denoise", str(trained), str(image), "-o", str(blocker / "out")])
+    assert code == 1
+    assert "Cannot write to folder" in capsys.readouterr().out
+
+
+def test_out_of_memory_while_denoising_suggests_smaller_tiles(
+    trained: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pn2v_engine import prediction
+
+    def exhausted(*args, **kwargs):
+        raise RuntimeError(
+            "DefaultCPUAllocator: not enough memory: you tried to allocate; out of memory"
+        )
+
+    monkeypatch.setattr(prediction, "_predict_tile", exhausted)
+    image = trained.parent / "images" / "a.tif"
+    code = main(["denoise", str(trained), str(image), "-o", str(tmp_path / "out")])
+    assert code == 1
+    text = capsys.readouterr().out
+    assert "Out of memory" in text and "--tile-size" in text

@@ -1,0 +1,559 @@
+"""FMD benchmark: the NR1 column of Table 1 of Krull et al. 2020 (PN2V) on this machine.
+
+Per FMD type (FOV 19 of the test set) the four noisy captures are the training
+data (self-supervised); the 50-frame average is used only to score. Rows:
+
+* ``input``      the noisy captures themselves
+* ``n2v``        U-Net trained with Noise2Void (mode n2v, one output)
+* ``pn2v_prior`` the PN2V run below, mean of its prior samples
+* ``pn2v``       PN2V MMSE with the histogram noise model of the other-FOV
+                 confocal pair (two-photon and wide-field: the estimated model)
+* ``pn2v_est``   PN2V MMSE with the Poisson-Gaussian model estimated from the captures
+* ``bm3d``       VST+BM3D: generalized Anscombe transform, BM3D (sigma 1), exact
+                 unbiased inverse; a, b fitted on the same calibration pair
+
+Every network gets the same preset and the same time budget (``--minutes``).
+Each method runs in a fresh process, so its peak memory (ru_maxrss) is its own.
+
+    python benchmarks/fmd.py --quick
+    python benchmarks/fmd.py --types Confocal_MICE --methods input bm3d
+    python benchmarks/fmd.py --minutes 5 --set training.learning_rate=2e-3 network.features=48
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import shlex
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from common import (
+    fit_poisson_gaussian,
+    image_grid,
+    machine_info,
+    markdown_table,
+    parse_changes,
+    peak_rss_mb,
+    run_isolated,
+    structured_crop,
+    train_for,
+    vst_bm3d,
+)
+
+if TYPE_CHECKING:
+    from pn2v_engine import NoiseModel, PoissonGaussianNoiseModel, Settings
+
+DATA = Path("/work/shared/data/fmd_fov19")
+CALIBRATION = Path("/work/shared/data/fmd_confocal_other_fov")
+DEFAULT_TYPES = ("Confocal_MICE", "Confocal_FISH", "TwoPhoton_MICE")
+DATA_RANGE = 255.0  # the paper's PSNR on 8-bit data
+
+#: Row key -> label, in table order. ``trad`` (supervised U-Net) is not run: the
+#: engine has no supervised mode; its row shows the paper's number only.
+METHODS: dict[str, str] = {
+    "input": "Input",
+    "n2v": "U-Net (N2V)",
+    "pn2v_prior": "U-Net (PN2V), prior mean",
+    "pn2v": "U-Net (PN2V)",
+    "pn2v_est": "U-Net (PN2V, est. NM)",
+    "bm3d": "VST+BM3D",
+}
+TRAD_LABEL = "U-Net (trad.)"
+
+#: Table 1, NR1 column (PSNR in dB, data range 255).
+PAPER_NR1: dict[str, dict[str, float]] = {
+    "Confocal_MICE": {
+        "input": 29.38,
+        "pn2v": 38.24,
+        "pn2v_est": 36.92,
+        "n2v": 37.56,
+        "bm3d": 37.95,
+        "trad": 38.38,
+    },
+    "Confocal_FISH": {
+        "input": 22.81,
+        "pn2v": 32.45,
+        "pn2v_est": 28.75,
+        "n2v": 32.10,
+        "bm3d": 32.00,
+        "trad": 32.93,
+    },
+    "TwoPhoton_MICE": {
+        "input": 24.94,
+        "pn2v": 33.67,
+        "pn2v_est": 32.39,
+        "n2v": 33.42,
+        "bm3d": 33.81,
+        "trad": 34.35,
+    },
+}
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+@dataclass
+class Task:
+    """What a method may see: noisy captures and (confocal) the other-FOV calibration pair.
+
+    The ground truth of the benchmarked field of view is deliberately not here.
+    """
+
+    name: str
+    noisy: np.ndarray  # (captures, Y, X) uint8
+    calibration: tuple[np.ndarray, np.ndarray] | None  # (clean, noisy), another FOV
+    settings: dict  # Settings.model_dump() of the PN2V network (N2V derives from it)
+    minutes: float
+    warmup_steps: int
+    prior_strength: float
+    bm3d_profile: str
+    device: str
+    weights: str
+
+
+@dataclass
+class Outcome:
+    """One row: the denoised captures and what producing them cost."""
+
+    predictions: np.ndarray | None  # (captures, Y, X) float32; None if the method failed
+    train_s: float | None = None
+    steps: int | None = None
+    s_per_frame: float | None = None
+    peak_rss_mb: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def calibration_name(fmd_type: str) -> str | None:
+    """The other-FOV pair of a confocal type (``Confocal_MICE`` -> ``mice``), else None."""
+    if not fmd_type.startswith("Confocal_"):
+        return None
+    rest = fmd_type.removeprefix("Confocal_")
+    return rest.lower() if rest in ("MICE", "FISH") else rest
+
+
+def _read(path: Path) -> np.ndarray:
+    from pn2v_engine import read_image
+
+    image = read_image(path)
+    if image.frames != 1:
+        raise ValueError(f"{path} holds {image.frames} frames; expected one")
+    return image.data[0]
+
+
+def load_type(
+    fmd_type: str, data: Path, calibration: Path
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """(noisy captures (4, Y, X), ground truth (Y, X), calibration pair or None)."""
+    noisy = np.stack([_read(data / "raw" / f"{fmd_type}_{k}.png") for k in range(1, 5)])
+    gt = _read(data / "gt" / f"{fmd_type}_1.png")
+    pair = None
+    name = calibration_name(fmd_type)
+    if name is not None and (calibration / "gt" / f"{name}.tif").exists():
+        pair = (
+            _read(calibration / "gt" / f"{name}.tif"),
+            _read(calibration / "raw" / f"{name}.tif"),
+        )
+    return noisy, gt, pair
+
+
+# -- noise models -----------------------------------------------------------------------
+
+
+def histogram_model(task: Task) -> NoiseModel:
+    """Histogram p(x|s) of the other-FOV pair on the 8-bit integer grid; else the estimate."""
+    from pn2v_engine import histogram_from_pairs
+
+    if task.calibration is None:
+        return estimated_model(task)
+    clean, noisy = task.calibration
+    return histogram_from_pairs(
+        [clean], [noisy], value_range=(0, 255), prior_strength=task.prior_strength
+    )
+
+
+def estimated_model(task: Task) -> PoissonGaussianNoiseModel:
+    """Poisson-Gaussian model estimated from the noisy captures alone."""
+    from pn2v_engine import estimate_poisson_gaussian
+
+    return estimate_poisson_gaussian(list(task.noisy))
+
+
+def describe_model(model: NoiseModel) -> str:
+    """One line about a noise model, with its Poisson-Gaussian parameters."""
+    meta = model.metadata.get("poisson_gaussian_fit")
+    if meta is not None:
+        return (
+            f"histogram {model.bins} bins, prior strength {model.metadata['prior_strength']:g}, "
+            f"PG fit var = {meta['gain']:.3g} s + {meta['offset_variance']:.3g}"
+        )
+    return f"estimated var = {model.gain:.3g} s + {model.offset_variance:.3g}"
+
+
+# -- methods: each takes a Task and returns its rows ------------------------------------------
+
+
+def network_settings(task: Task, mode: str) -> Settings:
+    """The task's settings for ``pn2v``, or N2V: one output, MSE, same preset otherwise."""
+    from pn2v_engine import parse_settings
+
+    settings = parse_settings(task.settings)
+    if mode == "n2v":
+        settings = settings.with_changes(mode="n2v", **{"network.n_samples": 1})
+    return settings
+
+
+def train_and_denoise(
+    task: Task, settings: Settings, noise_model: NoiseModel | None
+) -> tuple[dict[str, np.ndarray], Outcome]:
+    """Train on the captures within the budget, then denoise each capture separately."""
+    from pn2v_engine import Denoiser, run_predict
+
+    trained = train_for(
+        list(task.noisy), noise_model, settings, task.minutes, task.warmup_steps, task.device
+    )
+    r = trained.result
+    weights = r.best_weights if task.weights == "best" else r.last_weights
+    denoiser = Denoiser(r.settings, weights, r.normalisation, noise_model, task.device)
+    mmse, prior, seconds = [], [], []
+    for frame in task.noisy:
+        started = time.perf_counter()
+        prediction = run_predict(denoiser, frame, prior_mean=True)
+        seconds.append(time.perf_counter() - started)
+        mmse.append(prediction.mmse)
+        prior.append(prediction.prior_mean)
+    val = min(r.history.val_loss) if r.history.val_loss else math.nan
+    outcome = Outcome(
+        predictions=None,
+        train_s=trained.seconds,
+        steps=trained.steps,
+        s_per_frame=float(np.mean(seconds)),
+        notes=[*trained.notes, f"best val loss {val:.4g}"],
+    )
+    return {"mmse": np.stack(mmse), "prior_mean": np.stack(prior)}, outcome
+
+
+def method_input(task: Task) -> dict[str, Outcome]:
+    """The noisy captures, unchanged."""
+    return {"input": Outcome(task.noisy.astype(np.float32))}
+
+
+def method_n2v(task: Task) -> dict[str, Outcome]:
+    """Noise2Void: the same U-Net with one output, trained with the masked MSE."""
+    images, outcome = train_and_denoise(task, network_settings(task, "n2v"), None)
+    outcome.predictions = images["mmse"]
+    outcome.peak_rss_mb = peak_rss_mb()
+    return {"n2v": outcome}
+
+
+def method_pn2v(task: Task) -> dict[str, Outcome]:
+    """PN2V with the histogram model (or the estimate without a pair): MMSE and prior mean."""
+    model = histogram_model(task)
+    images, outcome = train_and_denoise(task, network_settings(task, "pn2v"), model)
+    outcome.peak_rss_mb = peak_rss_mb()
+    outcome.notes.insert(0, describe_model(model))
+    prior = dataclasses.replace(outcome, predictions=images["prior_mean"], notes=["same run"])
+    outcome.predictions = images["mmse"]
+    return {"pn2v": outcome, "pn2v_prior": prior}
+
+
+def method_pn2v_est(task: Task) -> dict[str, Outcome]:
+    """PN2V with the Poisson-Gaussian model estimated from the noisy captures."""
+    model = estimated_model(task)
+    images, outcome = train_and_denoise(task, network_settings(task, "pn2v"), model)
+    outcome.predictions = images["mmse"]
+    outcome.peak_rss_mb = peak_rss_mb()
+    outcome.notes.insert(0, describe_model(model))
+    return {"pn2v_est": outcome}
+
+
+def method_bm3d(task: Task) -> dict[str, Outcome]:
+    """VST+BM3D with var = a s + b fitted on the calibration pair (else the estimate)."""
+    if task.calibration is not None:
+        gain, variance = fit_poisson_gaussian(*task.calibration)
+        source = "LS fit on the calibration pair"
+    else:
+        model = estimated_model(task)
+        gain, variance = model.gain, model.offset_variance
+        source = "estimated from the captures"
+    outputs, seconds = [], []
+    for frame in task.noisy:
+        started = time.perf_counter()
+        outputs.append(vst_bm3d(frame, gain, variance, task.bm3d_profile))
+        seconds.append(time.perf_counter() - started)
+    note = f"var = {gain:.3g} s + {variance:.3g} ({source}), profile {task.bm3d_profile}"
+    return {
+        "bm3d": Outcome(
+            np.stack(outputs),
+            s_per_frame=float(np.mean(seconds)),
+            peak_rss_mb=peak_rss_mb(),
+            notes=[note],
+        )
+    }
+
+
+#: Job name -> (function, rows it produces). A job runs if any of its rows is asked for.
+JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = {
+    "input": (method_input, ("input",)),
+    "n2v": (method_n2v, ("n2v",)),
+    "pn2v": (method_pn2v, ("pn2v", "pn2v_prior")),
+    "pn2v_est": (method_pn2v_est, ("pn2v_est",)),
+    "bm3d": (method_bm3d, ("bm3d",)),
+}
+
+
+def run_methods(task: Task, methods: Sequence[str], isolate: bool) -> dict[str, Outcome]:
+    """Run the jobs behind ``methods``, each in its own process; a failure becomes a note."""
+    outcomes: dict[str, Outcome] = {}
+    for job, (function, rows) in JOBS.items():
+        wanted = [row for row in rows if row in methods]
+        if not wanted:
+            continue
+        if job == "pn2v_est" and task.calibration is None and "pn2v" in outcomes:
+            same = outcomes["pn2v"]
+            outcomes["pn2v_est"] = dataclasses.replace(
+                same, notes=["same run as U-Net (PN2V): no calibration pair, estimated model"]
+            )
+            continue
+        print(f"[{task.name}] {job} ...", flush=True)
+        started = time.perf_counter()
+        try:
+            produced = run_isolated(function, task, isolate=isolate and job != "input")
+        except Exception as exc:  # keep the other rows of a long run
+            traceback.print_exc()
+            produced = {row: Outcome(None, notes=[f"FAILED: {exc}"]) for row in rows}
+        print(f"[{task.name}] {job} done in {time.perf_counter() - started:.0f} s", flush=True)
+        outcomes.update({row: produced[row] for row in wanted})
+    return outcomes
+
+
+# -- scoring and reporting ------------------------------------------------------------------
+
+
+def score(gt: np.ndarray, predictions: np.ndarray) -> list[float]:
+    """PSNR (data range 255) of each denoised capture against the ground truth."""
+    from pn2v_engine import psnr
+
+    return [psnr(gt, p, data_range=DATA_RANGE) for p in predictions]
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def type_table(
+    fmd_type: str, gt: np.ndarray, outcomes: dict[str, Outcome], methods: Sequence[str]
+) -> str:
+    """Markdown table of one type: PSNR mean ± 2 SEM over the captures, costs, notes."""
+    from pn2v_engine import mean_and_sem
+
+    paper = PAPER_NR1.get(fmd_type, {})
+    headers = [
+        "Method",
+        "PSNR NR1 (dB, ±2 SEM)",
+        "Paper NR1",
+        "Train s",
+        "Steps",
+        "s / frame",
+        "Peak RSS MiB",
+        "Per capture",
+        "Notes",
+    ]
+    rows = []
+    for key in methods:
+        o = outcomes.get(key)
+        if o is None:
+            continue
+        if o.predictions is None:
+            psnr_text, per_capture = "-", "-"
+        else:
+            values = score(gt, o.predictions)
+            mean, sem = mean_and_sem(values)
+            psnr_text = f"{mean:.2f} ± {2 * sem:.2f}"
+            per_capture = " / ".join(f"{v:.2f}" for v in values)
+        rows.append(
+            [
+                METHODS[key],
+                psnr_text,
+                _num(paper.get(key), 2),
+                _num(o.train_s, 0),
+                "-" if o.steps is None else str(o.steps),
+                _num(o.s_per_frame, 2),
+                _num(o.peak_rss_mb, 0),
+                per_capture,
+                "; ".join(o.notes) or "",
+            ]
+        )
+    rows.append([TRAD_LABEL, "not run", _num(paper.get("trad"), 2), *["-"] * 4, "-", "supervised"])
+    return markdown_table(headers, rows)
+
+
+FigureRow = tuple[str, list[tuple[str, np.ndarray]]]
+
+
+def figure_rows(
+    fmd_type: str, noisy: np.ndarray, gt: np.ndarray, outcomes: dict[str, Outcome]
+) -> tuple[FigureRow, tuple[float, float]]:
+    """One figure row (capture 1): noisy / N2V / PN2V / ground truth, on one crop."""
+    size = min(128, *gt.shape)
+    y, x = structured_crop(gt, size)
+    crop = (slice(y, y + size), slice(x, x + size))
+    panels = [(f"noisy {score(gt, noisy[:1])[0]:.2f} dB", noisy[0][crop])]
+    for key, label in (("n2v", "N2V"), ("pn2v", "PN2V")):
+        o = outcomes.get(key)
+        if o is not None and o.predictions is not None:
+            value = score(gt, o.predictions[:1])[0]
+            panels.append((f"{label} {value:.2f} dB", o.predictions[0][crop]))
+    panels.append(("ground truth", gt[crop]))
+    low, high = np.percentile(gt[crop], [0.5, 99.5])
+    return (f"{fmd_type}, capture 1, crop y={y} x={x}", panels), (float(low), float(high))
+
+
+def write_report(
+    out: Path,
+    tables: dict[str, str],
+    info: dict[str, str],
+    command: str,
+    settings_text: str,
+    figure: list[FigureRow],
+    ranges: list[tuple[float, float]],
+) -> None:
+    """docs/fmd_results.md (tables, machine, command) and docs/fmd_figure.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# FMD benchmark: Table 1 (NR1) of Krull et al. 2020 on this machine",
+        "",
+        f"Command: `{command}`",
+        "",
+        markdown_table(["", ""], [[k, v] for k, v in info.items()]),
+        "",
+        settings_text,
+        "",
+        "PSNR with data range 255 against the 50-frame average; mean over the four noisy",
+        "captures (each denoised separately) ± 2 SEM. The networks train on the four noisy",
+        "captures only. Confocal PN2V uses a histogram from one noisy/clean pair of another",
+        "field of view (the paper used the 19 training FOVs × 50 frames); two-photon and",
+        "wide-field have no pair, so their PN2V row uses the estimated model. Peak RSS is",
+        "that of the process that ran the method. The paper's numbers come from a GPU, the",
+        "`paper` network (64 features, K = 800) and 10,000 steps of 80 patches of 100².",
+        "",
+    ]
+    for fmd_type, table in tables.items():
+        lines += [f"## {fmd_type}", "", table, ""]
+    if figure:
+        lines += ["![noisy / N2V / PN2V / ground truth](fmd_figure.png)", ""]
+        image_grid(figure, ranges).save(out / "fmd_figure.png")
+    (out / "fmd_results.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+# -- command line ------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--types", nargs="+", default=None, help=f"FMD types (default {' '.join(DEFAULT_TYPES)})"
+    )
+    parser.add_argument(
+        "--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="rows"
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="training budget per network (default 10; --quick 1/3); "
+        "0 keeps the preset's (or --set) epochs",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="training seed")
+    parser.add_argument("--preset", default="cpu", help="settings preset (cpu or paper)")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dotted setting changes for the N2V/PN2V runs, e.g. training.learning_rate=2e-3",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default docs)")
+    parser.add_argument("--quick", action="store_true", help="1 type, 20 s per network")
+    parser.add_argument("--data", type=Path, default=DATA, help="FMD FOV-19 folder")
+    parser.add_argument("--calibration", type=Path, default=CALIBRATION, help="other-FOV pairs")
+    parser.add_argument(
+        "--prior-strength",
+        type=float,
+        default=None,
+        help="histogram pseudo-counts (engine default; 0: the paper's plain histogram)",
+    )
+    parser.add_argument("--bm3d-profile", default="np", help="bm3d profile (np, refilter, ...)")
+    parser.add_argument("--warmup-steps", type=int, default=10, help="steps to time the budget")
+    parser.add_argument("--weights", choices=("best", "last"), default="best")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, auto")
+    parser.add_argument("--in-process", action="store_true", help="do not spawn per method")
+    args = parser.parse_args(argv)
+    if args.types is None:
+        args.types = ["Confocal_MICE"] if args.quick else list(DEFAULT_TYPES)
+    if args.minutes is None:
+        args.minutes = 20 / 60 if args.quick else 10.0
+    if args.quick:
+        args.warmup_steps = min(args.warmup_steps, 5)
+    if args.out is None:
+        args.out = Path("benchmarks/out/quick") if args.quick else Path("docs")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    from pn2v_engine import preset
+    from pn2v_engine.noise_models.histogram import DEFAULT_PRIOR_STRENGTH
+
+    changes = {"training.seed": args.seed, **parse_changes(args.set)}
+    settings = preset(args.preset).with_changes(**changes)
+    prior_strength = DEFAULT_PRIOR_STRENGTH if args.prior_strength is None else args.prior_strength
+    command = "python benchmarks/fmd.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    info = machine_info()
+    budget = f"{args.minutes:g} min per network" if args.minutes > 0 else "preset epochs"
+    settings_text = (
+        f"Settings: preset `{args.preset}`, changes `{changes}`, training budget {budget}, "
+        f"weights `{args.weights}`, histogram prior strength {prior_strength:g}, "
+        f"device `{args.device}`.\n\nPN2V settings: `{settings.model_dump_json()}`"
+    )
+    print(command)
+    for key, value in info.items():
+        print(f"{key}: {value}")
+    print(settings_text, flush=True)
+    tables: dict[str, str] = {}
+    figure: list[FigureRow] = []
+    ranges: list[tuple[float, float]] = []
+    for fmd_type in args.types:
+        noisy, gt, pair = load_type(fmd_type, args.data, args.calibration)
+        task = Task(
+            fmd_type,
+            noisy,
+            pair,
+            settings.model_dump(),
+            args.minutes,
+            args.warmup_steps,
+            prior_strength,
+            args.bm3d_profile,
+            args.device,
+            args.weights,
+        )
+        outcomes = run_methods(task, args.methods, isolate=not args.in_process)
+        tables[fmd_type] = type_table(fmd_type, gt, outcomes, args.methods)
+        print(f"\n## {fmd_type}\n\n{tables[fmd_type]}\n", flush=True)
+        row, display = figure_rows(fmd_type, noisy, gt, outcomes)
+        figure.append(row)
+        ranges.append(display)
+        write_report(args.out, tables, info, command, settings_text, figure, ranges)
+    print(f"wrote {args.out / 'fmd_results.md'} and {args.out / 'fmd_figure.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
