@@ -26,6 +26,13 @@ class NetworkConfig(_Strict):
     n_samples: int = Field(
         800, ge=1, le=4096, description="K: prior samples predicted per pixel (1 for N2V)."
     )
+    output_scale: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        description="Factor on the network's outputs; the reference implementation uses 10 "
+        "to spread the initial samples and speed up training.",
+    )
 
 
 class MaskingConfig(_Strict):
@@ -52,6 +59,13 @@ class TrainingConfig(_Strict):
         "plateau",
         description="plateau: halve the rate when validation stalls (the paper); "
         "cosine: decay smoothly to zero over the run.",
+    )
+    n2v_warmup: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Share of the steps (PN2V only) that first fit the mean of the samples "
+        "with the N2V loss before the PN2V loss shapes their spread.",
     )
     plateau_patience: int = Field(10, ge=1)
     plateau_factor: float = Field(0.5, gt=0, lt=1)

@@ -73,7 +73,9 @@ class TrainResult:
 
 def build_network(settings: Settings) -> UNet:
     n = settings.network
-    return UNet(depth=n.depth, features=n.features, n_samples=n.n_samples)
+    return UNet(
+        depth=n.depth, features=n.features, n_samples=n.n_samples, output_scale=n.output_scale
+    )
 
 
 def check_noise_model_range(frames: Sequence[np.ndarray], noise_model: NoiseModel) -> list[str]:
@@ -144,6 +146,7 @@ class _Trainer:
             )
         self.history = History()
         self.epochs_done = 0
+        self.steps_in_epoch = 0
         self.best_val = math.inf
         self.best_weights = self._weights()
         self.elapsed_before = 0.0
@@ -180,11 +183,20 @@ class _Trainer:
         self.best_weights = resume.best_weights
         self.elapsed_before = self.history.elapsed_s[-1] if self.history.elapsed_s else 0.0
 
-    def loss(self, inputs: torch.Tensor, pixels: MaskedPixels, raw: torch.Tensor) -> torch.Tensor:
+    @property
+    def warming_up(self) -> bool:
+        """True while a PN2V run fits only the mean of its samples (``n2v_warmup``)."""
+        t = self.settings.training
+        done = self.epochs_done * t.steps_per_epoch + self.steps_in_epoch
+        return done < t.n2v_warmup * t.epochs * t.steps_per_epoch
+
+    def loss(
+        self, inputs: torch.Tensor, pixels: MaskedPixels, raw: torch.Tensor, n2v: bool = False
+    ) -> torch.Tensor:
         outputs = self.network.samples_at(inputs, pixels)
         observed = pixels.values(raw)
-        if self.settings.mode == "n2v":
-            return masked_mse(outputs, self.normalisation.apply(observed))
+        if self.settings.mode == "n2v" or n2v:
+            return masked_mse(outputs.mean(dim=1), self.normalisation.apply(observed))
         assert self.noise_model is not None
         return pn2v_loss(self.normalisation.invert(outputs), observed, self.noise_model)
 
@@ -225,10 +237,12 @@ class _Trainer:
                 self.normalisation.apply(masked.to(self.device)),
                 _to(pixels, self.device),
                 raw.to(self.device),
+                n2v=self.warming_up,
             )
             (loss / t.accumulate).backward()
             total += loss.item() / t.accumulate
         self.optimizer.step()
+        self.steps_in_epoch += 1
         if self.settings.training.schedule == "cosine":
             self.scheduler.step()
         return total
@@ -236,6 +250,7 @@ class _Trainer:
     def end_epoch(self, train_loss: float, elapsed: float) -> float:
         val = self.validate()
         self.epochs_done += 1
+        self.steps_in_epoch = 0
         if self.settings.training.schedule == "plateau":
             self.scheduler.step(val)
         h = self.history

@@ -34,11 +34,14 @@ class UNet(nn.Module):
     H and W must be multiples of ``2 ** (depth - 1)`` (see :attr:`size_multiple`).
     """
 
-    def __init__(self, depth: int = 3, features: int = 64, n_samples: int = 800) -> None:
+    def __init__(
+        self, depth: int = 3, features: int = 64, n_samples: int = 800, output_scale: float = 1.0
+    ) -> None:
         super().__init__()
         if depth < 1 or features < 1 or n_samples < 1:
             raise ValueError("depth, features and n_samples must be positive")
         self.depth, self.features, self.n_samples = depth, features, n_samples
+        self.output_scale = output_scale
         widths = [features * 2**level for level in range(depth)]
         self.down = nn.ModuleList(
             _double_conv(1 if level == 0 else widths[level - 1], widths[level])
@@ -83,7 +86,7 @@ class UNet(nn.Module):
     def apply_head(self, features: torch.Tensor) -> torch.Tensor:
         """The K samples for feature vectors of shape (N, features): shape (N, K)."""
         weight = self.head.weight.view(self.n_samples, self.features)
-        return F.linear(features, weight, self.head.bias)
+        return F.linear(features, weight, self.head.bias) * self.output_scale
 
     def samples_at(self, image: torch.Tensor, pixels: MaskedPixels) -> torch.Tensor:
         """The K samples at the given pixels only, shape (N, K)."""
@@ -92,4 +95,4 @@ class UNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """The K samples at every pixel, shape (B, K, H, W)."""
-        return self.head(self.trunk(image))
+        return self.head(self.trunk(image)) * self.output_scale

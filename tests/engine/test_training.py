@@ -397,3 +397,39 @@ def test_samples_at_equals_forward_gathered() -> None:
     (g1,) = torch.autograd.grad(network.samples_at(images, pixels).sum(), images)
     (g2,) = torch.autograd.grad(network(images)[pixels.batch, :, pixels.y, pixels.x].sum(), images)
     assert torch.allclose(g1, g2, atol=1e-5, rtol=1e-4)
+
+
+def test_n2v_warmup_fits_the_mean_first(
+    demo: DemoData, noise_model: HistogramNoiseModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pn2v_engine import training
+
+    calls = {"mse": 0, "pn2v": 0}
+    mse, pn2v = training.masked_mse, training.pn2v_loss
+
+    def count_mse(*args, **kwargs):
+        calls["mse"] += 1
+        return mse(*args, **kwargs)
+
+    def count_pn2v(*args, **kwargs):
+        calls["pn2v"] += 1
+        return pn2v(*args, **kwargs)
+
+    monkeypatch.setattr(training, "masked_mse", count_mse)
+    monkeypatch.setattr(training, "pn2v_loss", count_pn2v)
+    settings = _settings(**{"training.n2v_warmup": 0.5, "training.epochs": 2})
+    steps = settings.training.steps_per_epoch
+    result = run_train(_images(demo), noise_model, settings)
+    assert result.epochs_done == 2
+    # the first half of the steps use the N2V loss on the samples' mean; validation is PN2V
+    assert calls["mse"] == steps
+    assert calls["pn2v"] >= steps
+
+
+def test_output_scale_multiplies_the_samples() -> None:
+    torch.manual_seed(0)
+    plain = UNet(depth=2, features=8, n_samples=4)
+    scaled = UNet(depth=2, features=8, n_samples=4, output_scale=10.0)
+    scaled.load_state_dict(plain.state_dict())
+    image = torch.randn(1, 1, 16, 16)
+    torch.testing.assert_close(scaled(image), plain(image) * 10.0)
