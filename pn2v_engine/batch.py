@@ -115,33 +115,16 @@ def iter_denoise_file(
         cancel=cancel,
     )
     shape = image.data.shape if image.frames > 1 else image.data.shape[1:]
-    protected = [job.source, *protect]
-    written = [
-        write_image(
-            job.output, prediction.mmse.reshape(shape), image.metadata, options.dtype, protected
-        )
-    ]
+    outputs = [(job.output, prediction.mmse, options.dtype)]
     if options.uncertainty and prediction.posterior_std is not None:
-        written.append(
-            write_image(
-                job.uncertainty,
-                prediction.posterior_std.reshape(shape),
-                image.metadata,
-                "float32",
-                protected,
-            )
-        )
+        outputs.append((job.uncertainty, prediction.posterior_std, "float32"))
     if options.prior_mean and prediction.prior_mean is not None:
-        written.append(
-            write_image(
-                job.prior_mean,
-                prediction.prior_mean.reshape(shape),
-                image.metadata,
-                options.dtype,
-                protected,
-            )
-        )
-    return written
+        outputs.append((job.prior_mean, prediction.prior_mean, options.dtype))
+    protected = [job.source, *protect]
+    return [
+        write_image(path, values.reshape(shape), image.metadata, dtype, protected)
+        for path, values, dtype in outputs
+    ]
 
 
 def run_denoise_file(

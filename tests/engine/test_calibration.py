@@ -12,7 +12,6 @@ import pytest
 import tifffile
 import torch
 
-from pn2v_engine import calibration
 from pn2v_engine.calibration import (
     CalibrationResult,
     CalibrationSummary,
@@ -21,6 +20,8 @@ from pn2v_engine.calibration import (
     run_calibrate,
     run_calibrate_pairs,
 )
+from pn2v_engine.calibration.checks import range_warning
+from pn2v_engine.calibration.sources import image_io
 from pn2v_engine.demo import Camera, DemoData, make_demo_data
 from pn2v_engine.errors import CalibrationError, ConfigError, InvalidImageError
 from pn2v_engine.noise_models import load_noise_model
@@ -170,7 +171,7 @@ def test_files_are_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     stack = tmp_path / "stack.tif"
     tifffile.imwrite(stack, _flat_frames(n, size, 40.0) + np.arange(size, dtype=np.uint16))
     calls = []
-    original = calibration.image_io.read_frames
+    original = image_io.read_frames
 
     def spy(paths):  # type: ignore[no-untyped-def]
         calls.append(list(paths))
@@ -178,7 +179,7 @@ def test_files_are_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
             assert frame.ndim == 2
             yield frame
 
-    monkeypatch.setattr(calibration.image_io, "read_frames", spy)
+    monkeypatch.setattr(image_io, "read_frames", spy)
     tracemalloc.start()
     try:
         r = run_calibrate([stack], bins=64)
@@ -228,10 +229,10 @@ def test_narrow_range_warns() -> None:
 def test_few_populated_bins_warn() -> None:
     counts = np.zeros(256, np.int64)
     counts[:10] = 1000
-    warning = calibration._range_warning((0.0, 100.0), (0.0, 120.0), counts)
+    warning = range_warning((0.0, 100.0), (0.0, 120.0), counts)
     assert warning is not None and "only 10 brightness levels" in warning
     counts[:20] = 1000
-    assert calibration._range_warning((0.0, 100.0), (0.0, 120.0), counts) is None
+    assert range_warning((0.0, 100.0), (0.0, 120.0), counts) is None
 
 
 def test_saturation_is_counted_and_warns(demo: DemoData) -> None:
