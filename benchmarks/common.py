@@ -141,6 +141,18 @@ def measure_steps_per_s(
     return rate, ended - started
 
 
+def with_total_steps(settings: Any, steps: int) -> Any:
+    """``settings`` with about ``steps`` optimisation steps, in epochs of the settings' length.
+
+    A run shorter than one epoch becomes one shorter epoch.
+    """
+    per_epoch = min(settings.training.steps_per_epoch, max(1, steps))
+    epochs = max(1, round(steps / per_epoch))
+    return settings.with_changes(
+        **{"training.epochs": epochs, "training.steps_per_epoch": per_epoch}
+    )
+
+
 def train_for(
     frames: Sequence[np.ndarray],
     noise_model: Any,
@@ -148,22 +160,27 @@ def train_for(
     minutes: float,
     warmup_steps: int = 10,
     device: str = "cpu",
+    steps: int | None = None,
 ) -> Trained:
-    """Train with ``settings``, the number of epochs set so training takes about ``minutes``.
+    """Train with ``settings`` for about ``minutes`` (or exactly about ``steps`` steps).
 
-    ``minutes <= 0`` keeps the settings' epochs. The epoch length stays the settings'
-    ``steps_per_epoch``; the schedule (e.g. cosine) spans the whole budgeted run.
+    The minutes become steps through the speed of a short warm-up run; ``steps``
+    (reproducible whatever the machine's load) takes precedence; with neither
+    (``minutes <= 0``) the settings' epochs are kept. The schedule (e.g. cosine)
+    spans the whole run.
     """
     from pn2v_engine import run_train
 
     notes: list[str] = []
     warmup = 0.0
-    if minutes > 0:
+    if steps is None and minutes > 0:
         rate, warmup = measure_steps_per_s(frames, noise_model, settings, warmup_steps, device)
-        per_epoch = settings.training.steps_per_epoch
-        epochs = max(1, round(minutes * 60 * rate / per_epoch))
-        settings = settings.with_changes(**{"training.epochs": epochs})
-        notes.append(f"warm-up {rate:.2f} steps/s -> {epochs} epochs")
+        steps = max(1, round(minutes * 60 * rate))
+        notes.append(f"warm-up {rate:.2f} steps/s")
+    if steps is not None:
+        settings = with_total_steps(settings, steps)
+        t = settings.training
+        notes.append(f"{t.epochs} x {t.steps_per_epoch} steps")
     started = time.perf_counter()
     result = run_train(frames, noise_model, settings, device=device)
     seconds = time.perf_counter() - started

@@ -112,6 +112,7 @@ class Task:
     calibration: tuple[np.ndarray, np.ndarray] | None  # (clean, noisy), another FOV
     settings: dict  # Settings.model_dump() of the PN2V network (N2V derives from it)
     minutes: float
+    steps: int | None
     warmup_steps: int
     prior_strength: float
     bm3d_profile: str
@@ -217,7 +218,13 @@ def train_and_denoise(
     from pn2v_engine import Denoiser, run_predict
 
     trained = train_for(
-        list(task.noisy), noise_model, settings, task.minutes, task.warmup_steps, task.device
+        list(task.noisy),
+        noise_model,
+        settings,
+        task.minutes,
+        task.warmup_steps,
+        task.device,
+        task.steps,
     )
     r = trained.result
     weights = r.best_weights if task.weights == "best" else r.last_weights
@@ -352,7 +359,7 @@ def type_table(
     fmd_type: str, gt: np.ndarray, outcomes: dict[str, Outcome], methods: Sequence[str]
 ) -> str:
     """Markdown table of one type: PSNR mean ± 2 SEM over the captures, costs, notes."""
-    from pn2v_engine import mean_and_sem
+    from pn2v_engine.metrics import mean_and_sem  # not in the public API (yet)
 
     paper = PAPER_NR1.get(fmd_type, {})
     headers = [
@@ -471,6 +478,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="training budget per network (default 10; --quick 1/3); "
         "0 keeps the preset's (or --set) epochs",
     )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimisation steps per network instead of a time budget (load-independent)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--preset", default="cpu", help="settings preset (cpu or paper)")
     parser.add_argument(
@@ -517,7 +530,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     prior_strength = DEFAULT_PRIOR_STRENGTH if args.prior_strength is None else args.prior_strength
     command = "python benchmarks/fmd.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     info = machine_info()
-    budget = f"{args.minutes:g} min per network" if args.minutes > 0 else "preset epochs"
+    budget = (
+        f"{args.steps} steps per network"
+        if args.steps
+        else f"{args.minutes:g} min per network"
+        if args.minutes > 0
+        else "preset epochs"
+    )
     settings_text = (
         f"Settings: preset `{args.preset}`, changes `{changes}`, training budget {budget}, "
         f"weights `{args.weights}`, histogram prior strength {prior_strength:g}, "
@@ -533,16 +552,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for fmd_type in args.types:
         noisy, gt, pair = load_type(fmd_type, args.data, args.calibration)
         task = Task(
-            fmd_type,
-            noisy,
-            pair,
-            settings.model_dump(),
-            args.minutes,
-            args.warmup_steps,
-            prior_strength,
-            args.bm3d_profile,
-            args.device,
-            args.weights,
+            name=fmd_type,
+            noisy=noisy,
+            calibration=pair,
+            settings=settings.model_dump(),
+            minutes=args.minutes,
+            steps=args.steps,
+            warmup_steps=args.warmup_steps,
+            prior_strength=prior_strength,
+            bm3d_profile=args.bm3d_profile,
+            device=args.device,
+            weights=args.weights,
         )
         outcomes = run_methods(task, args.methods, isolate=not args.in_process)
         tables[fmd_type] = type_table(fmd_type, gt, outcomes, args.methods)

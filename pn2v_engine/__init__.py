@@ -84,6 +84,7 @@ _EXPORTS: dict[str, str] = {
     "load_project": "project",
     "psnr": "metrics",
     "scale_invariant_psnr": "metrics",
+    "mean_and_sem": "metrics",
     "Camera": "demo",
     "DemoData": "demo",
     "DemoFiles": "demo",
