@@ -215,21 +215,23 @@ def _predict_tile(
         # (pixels, C), contiguous: a view for channels-last features without a crop
         features = features.permute(1, 2, 0).reshape(-1, features.shape[0])
         observed = observed.reshape(-1).to(device)
-        parts: dict[str, list[torch.Tensor]] = {"mmse": [], "prior_mean": [], "posterior_std": []}
-        for start in range(0, features.shape[0], chunk):
+        # The tile's outputs exist before the chunks and each chunk's results are copied
+        # in and freed at once: small results kept from chunk to chunk would pin holes in
+        # the heap that the next chunk's large arrays no longer fit, and glibc's heap
+        # (the CPU case) then grows by about one (chunk, K) array per chunk.
+        n = features.shape[0]
+        with_std = want_std and denoiser.probabilistic
+        names = ["mmse", "prior_mean"] + (["posterior_std"] if with_std else [])
+        parts = {name: features.new_empty(n) for name in names}
+        for start in range(0, n, chunk):
             check(cancel)
-            mmse, prior, std = denoiser._statistics(
-                features[start : start + chunk], observed[start : start + chunk], want_std
-            )
-            parts["mmse"].append(mmse)
-            parts["prior_mean"].append(prior)
-            if std is not None:
-                parts["posterior_std"].append(std)
-        return {
-            name: torch.cat(values).reshape(shape).cpu().numpy()
-            for name, values in parts.items()
-            if values
-        }
+            stop = min(start + chunk, n)
+            results = denoiser._statistics(features[start:stop], observed[start:stop], want_std)
+            for name, values in zip(names, results, strict=False):
+                if values is not None:
+                    parts[name][start:stop] = values
+            del results
+        return {name: values.reshape(shape).cpu().numpy() for name, values in parts.items()}
 
 
 def run_predict(
