@@ -81,8 +81,7 @@ class Denoiser:
         if not self.probabilistic:
             return prior_mean, prior_mean, None
         assert self.noise_model is not None
-        weights = self.noise_model.likelihood(observed.unsqueeze(1), samples)
-        weights /= weights.sum(dim=1, keepdim=True)
+        weights = self.noise_model.posterior_weights(observed.unsqueeze(1), samples)
         if not want_std:  # the samples are not needed again: multiply in place
             return samples.mul_(weights).sum(dim=1), prior_mean, None
         mmse = (weights * samples).sum(dim=1)

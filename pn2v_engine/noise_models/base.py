@@ -86,6 +86,14 @@ class NoiseModel(ABC):
     def likelihood(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return torch.exp(self.log_likelihood(x, s))
 
+    def posterior_weights(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """p(x|s_k) / sum_k p(x|s_k) over the last axis of ``s``: Eq. 11's weights.
+
+        Computed in log space, so samples that all lie far from ``x`` still give
+        finite weights (their likelihoods would underflow to zero).
+        """
+        return torch.softmax(self.log_likelihood(x, s), dim=-1)
+
     def describe(self) -> str:
         """One line for people: what kind of model and its range."""
         low, high = self.signal_range

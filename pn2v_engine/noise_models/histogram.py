@@ -241,6 +241,11 @@ class HistogramNoiseModel(NoiseModel):
             return torch.lerp(below, above, fraction.to(dtype)).clamp_min(DENSITY_FLOOR)
         return below.lerp_(above, fraction.to(dtype)).clamp_min_(DENSITY_FLOOR)
 
+    def posterior_weights(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        # densities are floored above zero, so plain normalisation is safe (and faster)
+        weights = self.likelihood(x, s)
+        return weights.div_(weights.sum(dim=-1, keepdim=True))
+
     def log_likelihood(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return torch.log(self.likelihood(x, s))
 

@@ -284,3 +284,17 @@ def test_cancel_during_prediction_raises() -> None:
     with pytest.raises(Cancelled):
         run_predict(_denoiser(), stack, tile_size=32, cancel=token, on_progress=on_progress)
     assert len(seen) == 1
+
+
+def test_mmse_is_finite_when_every_sample_is_far_from_the_observation() -> None:
+    """Gaussian likelihoods of far samples underflow to 0; the weights must not be 0/0."""
+    from pn2v_engine.noise_models import PoissonGaussianNoiseModel
+
+    model = PoissonGaussianNoiseModel(0.0, 1.0, 0.0, 1e4)
+    x = torch.tensor([[0.0]])
+    s = torch.tensor([[100.0, 101.0, 150.0]])
+    assert float(model.likelihood(x, s).sum()) == 0.0
+    weights = model.posterior_weights(x, s)
+    assert torch.all(torch.isfinite(weights))
+    assert float(weights.sum()) == pytest.approx(1.0)
+    assert float(weights[0, 0]) > 0.99  # the nearest sample dominates
