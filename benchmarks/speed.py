@@ -297,16 +297,7 @@ def train_child(spec: dict[str, Any]) -> dict[str, Any]:
     peak = PeakMemory()
     peak.start()
     timing = timed(step, spec["warmup"], spec["steps"], spec["quiet_wait"])
-    return {
-        "seconds": timing.seconds,
-        "median_s": timing.median,
-        "waited_s": timing.waited_s,
-        "other_load": timing.other_load,
-        "idle_mib": idle,
-        "peak_above_idle_mib": peak.peak_mib() - idle,
-        "memory_method": peak.method,
-        "first_loss": losses[0],
-    }
+    return _measurement(timing, idle, peak, first_loss=losses[0])
 
 
 def predict_child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -330,16 +321,20 @@ def predict_child(spec: dict[str, Any]) -> dict[str, Any]:
         spec["repeats"],
         spec["quiet_wait"],
     )
-    peak_mib = peak.peak_mib()
+    return _measurement(timing, idle, peak, finite=bool(np.isfinite(results[-1]).all()))
+
+
+def _measurement(timing: Timing, idle: float, peak: PeakMemory, **extra: Any) -> dict[str, Any]:
+    """One measurement's record: timings, memory above idle, and ``extra`` fields."""
     return {
         "seconds": timing.seconds,
         "median_s": timing.median,
         "waited_s": timing.waited_s,
         "other_load": timing.other_load,
         "idle_mib": idle,
-        "peak_above_idle_mib": peak_mib - idle,
+        "peak_above_idle_mib": peak.peak_mib() - idle,
         "memory_method": peak.method,
-        "finite": bool(np.isfinite(results[-1]).all()),
+        **extra,
     }
 
 
