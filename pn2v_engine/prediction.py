@@ -77,10 +77,12 @@ class Denoiser:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """MMSE, prior mean and posterior std for (N, C) features and (N,) observations."""
         samples = self.normalisation.invert(self.network.apply_head(features))
-        prior_mean = samples.mean(dim=1)
         if not self.probabilistic:
+            prior_mean = samples.mean(dim=1)
             return prior_mean, prior_mean, None
         assert self.noise_model is not None
+        samples = self.noise_model.clamp_signal(samples)
+        prior_mean = samples.mean(dim=1)
         weights = self.noise_model.posterior_weights(observed.unsqueeze(1), samples)
         if not want_std:  # the samples are not needed again: multiply in place
             return samples.mul_(weights).sum(dim=1), prior_mean, None

@@ -86,6 +86,10 @@ class NoiseModel(ABC):
     def likelihood(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return torch.exp(self.log_likelihood(x, s))
 
+    def clamp_signal(self, s: torch.Tensor) -> torch.Tensor:
+        """``s`` limited to where the model is defined (in place where allowed)."""
+        return s
+
     def posterior_weights(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """p(x|s_k) / sum_k p(x|s_k) over the last axis of ``s``: Eq. 11's weights.
 

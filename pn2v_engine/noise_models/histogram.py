@@ -241,6 +241,12 @@ class HistogramNoiseModel(NoiseModel):
             return torch.lerp(below, above, fraction.to(dtype)).clamp_min(DENSITY_FLOOR)
         return below.lerp_(above, fraction.to(dtype)).clamp_min_(DENSITY_FLOOR)
 
+    def clamp_signal(self, s: torch.Tensor) -> torch.Tensor:
+        # Beyond the outermost bin centres the model only repeats its edge rows: a sample
+        # there would be weighted as if it sat on the edge but counted at its own value.
+        half = self.width / 2
+        return s.clamp_(self.low + half, self.high - half)
+
     def posterior_weights(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         # densities are floored above zero, so plain normalisation is safe (and faster)
         weights = self.likelihood(x, s)

@@ -298,3 +298,16 @@ def test_mmse_is_finite_when_every_sample_is_far_from_the_observation() -> None:
     assert torch.all(torch.isfinite(weights))
     assert float(weights.sum()) == pytest.approx(1.0)
     assert float(weights[0, 0]) > 0.99  # the nearest sample dominates
+
+
+def test_samples_beyond_the_histogram_are_clamped_to_its_range(
+    histogram: HistogramNoiseModel,
+) -> None:
+    """A sample below the calibrated range must not be weighted as the edge yet count as itself."""
+    settings = _settings()
+    far_below = Normalisation(mean=histogram.low - 5000.0, std=1.0)
+    denoiser = Denoiser(settings, _weights(settings), far_below, histogram, device="cpu")
+    result = run_predict(denoiser, _image(24, 24), prior_mean=True)
+    lowest = histogram.bin_centres[0]
+    np.testing.assert_allclose(result.mmse, lowest, rtol=1e-6)
+    np.testing.assert_allclose(result.prior_mean, lowest, rtol=1e-6)
