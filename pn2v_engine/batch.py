@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from .errors import OutputError
 from .io import list_images, read_image, write_image
+from .noise_models import check_noise_model_range
 from .prediction import Denoiser, iter_predict
 from .progress import CancelToken, PredictProgress, drive
-from .training import check_noise_model_range
 
 SUFFIX_MMSE = "_pn2v"
 SUFFIX_STD = "_pn2v_uncertainty"

@@ -24,14 +24,11 @@ from .device import is_out_of_memory, select_device
 from .errors import ConfigError, NoiseModelError, ResourceError
 from .losses import masked_mse, pn2v_loss
 from .masking import MaskedPixels, replace_with_neighbours, stratified_pixels
-from .noise_models import NoiseModel
+from .noise_models import NoiseModel, check_noise_model_range
 from .progress import Cancelled, CancelToken, Throttle, TrainProgress, check, drive
 from .unet import UNet
 
 log = logging.getLogger(__name__)
-
-#: Share of pixels outside the noise model's range above which training refuses.
-MAX_OUT_OF_RANGE = 0.05
 
 
 @dataclass
@@ -76,30 +73,6 @@ def build_network(settings: Settings) -> UNet:
     return UNet(
         depth=n.depth, features=n.features, n_samples=n.n_samples, output_scale=n.output_scale
     )
-
-
-def check_noise_model_range(frames: Sequence[np.ndarray], noise_model: NoiseModel) -> list[str]:
-    """Refuse data mostly outside the calibrated range; warn about a little outside."""
-    reports = [noise_model.check_range(f) for f in frames]
-    outside = sum(r.n_below + r.n_above for r in reports)
-    total = sum(r.n_pixels for r in reports)
-    low, high = noise_model.signal_range
-    share = outside / total if total else 0.0
-    if share > MAX_OUT_OF_RANGE:
-        data_low = min(float(f.min()) for f in frames)
-        data_high = max(float(f.max()) for f in frames)
-        raise NoiseModelError(
-            f"{share:.1%} of the pixels ({data_low:g} to {data_high:g}) lie outside the noise "
-            f"model's calibrated range ({low:g} to {high:g}).",
-            "Use a noise model calibrated on the same camera settings over the images' range "
-            "(brighter calibration frames), or estimate one from these images.",
-        )
-    if outside:
-        return [
-            f"{outside} pixels ({share:.2%}) lie outside the noise model's calibrated range "
-            f"({low:g} to {high:g}); they are treated as the nearest calibrated value."
-        ]
-    return []
 
 
 class _Trainer:

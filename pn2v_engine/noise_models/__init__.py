@@ -1,6 +1,12 @@
 """Noise models p(x | s): the measured histogram and the estimated Poisson-Gaussian."""
 
-from .base import NoiseModel, RangeReport, load_noise_model, noise_model_from_npz_bytes
+from .base import (
+    NoiseModel,
+    RangeReport,
+    check_noise_model_range,
+    load_noise_model,
+    noise_model_from_npz_bytes,
+)
 from .histogram import (
     HistogramAccumulator,
     HistogramNoiseModel,
@@ -15,6 +21,7 @@ __all__ = [
     "NoiseModel",
     "PoissonGaussianNoiseModel",
     "RangeReport",
+    "check_noise_model_range",
     "estimate_poisson_gaussian",
     "histogram_from_pairs",
     "histogram_grid",

@@ -11,6 +11,7 @@ import json
 import math
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -25,6 +26,9 @@ from pn2v_engine.files import atomic_write_bytes
 #: log-likelihood stays finite (ln 1e-30 ~ -69).
 DENSITY_FLOOR = 1e-30
 LOG_DENSITY_FLOOR = math.log(DENSITY_FLOOR)
+
+#: Share of pixels outside the noise model's range above which training and denoising refuse.
+MAX_OUT_OF_RANGE = 0.05
 
 _REGISTRY: dict[str, type[NoiseModel]] = {}
 
@@ -176,3 +180,27 @@ def load_noise_model(path: str | os.PathLike) -> NoiseModel:
     except OSError as exc:
         raise NoiseModelError(f"Cannot read {path}: {exc.strerror}.", "Check the file.") from exc
     return noise_model_from_npz_bytes(data, name=str(path))
+
+
+def check_noise_model_range(frames: Sequence[np.ndarray], noise_model: NoiseModel) -> list[str]:
+    """Refuse data mostly outside the calibrated range; warn about a little outside."""
+    reports = [noise_model.check_range(f) for f in frames]
+    outside = sum(r.n_below + r.n_above for r in reports)
+    total = sum(r.n_pixels for r in reports)
+    low, high = noise_model.signal_range
+    share = outside / total if total else 0.0
+    if share > MAX_OUT_OF_RANGE:
+        data_low = min(float(f.min()) for f in frames)
+        data_high = max(float(f.max()) for f in frames)
+        raise NoiseModelError(
+            f"{share:.1%} of the pixels ({data_low:g} to {data_high:g}) lie outside the noise "
+            f"model's calibrated range ({low:g} to {high:g}).",
+            "Use a noise model calibrated on the same camera settings over the images' range "
+            "(brighter calibration frames), or estimate one from these images.",
+        )
+    if outside:
+        return [
+            f"{outside} pixels ({share:.2%}) lie outside the noise model's calibrated range "
+            f"({low:g} to {high:g}); they are treated as the nearest calibrated value."
+        ]
+    return []
