@@ -1,0 +1,19 @@
+"""Finding the compute devices (in a worker: importing torch takes seconds)."""
+
+from __future__ import annotations
+
+
+def probe_devices() -> list[tuple[str, str]]:
+    """``[("auto", ...), ("cpu", ...), ("cuda:0", ...)]``: ids the engine accepts, and names."""
+    import torch
+
+    from pn2v_engine import describe_device, select_device
+
+    best = select_device("auto")
+    devices = [("auto", f"Automatic: {describe_device(best)}")]
+    devices.append(("cpu", describe_device(torch.device("cpu"))))
+    for index in range(torch.cuda.device_count()):
+        devices.append((f"cuda:{index}", describe_device(torch.device("cuda", index))))
+    if best.type == "mps":
+        devices.append(("mps", describe_device(best)))
+    return devices
