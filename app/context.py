@@ -26,6 +26,7 @@ class AppContext(QObject):
     busy_changed = Signal(bool)
     devices_changed = Signal()
     go_to_step = Signal(int)
+    save_requested = Signal()
 
     def __init__(self, state: ProjectState, settings: UserSettings, window: QWidget) -> None:
         super().__init__()
@@ -77,6 +78,10 @@ class AppContext(QObject):
 
     def device_name(self, device: str) -> str:
         return dict(self.devices).get(device, device)
+
+    def request_save(self) -> None:
+        """Save the project now if it has a file (after training ends or stops)."""
+        self.save_requested.emit()
 
     # --------------------------------------------------------------- dialogs
     def error(self, title: str, info: ErrorInfo) -> None:

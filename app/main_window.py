@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
             self.pages.addWidget(page)
         self.step_bar.step_chosen.connect(self.go_to_step)
         self.context.go_to_step.connect(self.go_to_step)
+        self.context.save_requested.connect(self._autosave)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -223,6 +224,12 @@ class MainWindow(QMainWindow):
         self._remember(written)
         self.statusBar().showMessage(f"Saved {written}", 5000)
         return True
+
+    def _autosave(self) -> None:
+        if self.state.path is not None:
+            self._save_to(self.state.path)
+        else:
+            self.statusBar().showMessage("Save the project (Ctrl+S) to keep the training.", 10000)
 
     def _remember(self, path: Path) -> None:
         self.context.settings.add_recent(path)

@@ -11,8 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -66,6 +69,10 @@ class TrainProgress:
 
     ``val_loss`` is the latest validation loss (``None`` before the first
     validation). ``eta_s`` is the estimated time to the last step.
+    ``preview`` is set only on the report that finishes an epoch with a preview
+    (see ``preview`` and ``preview_every`` of :func:`pn2v_engine.iter_train`): the
+    preview crop denoised with the weights at the end of epoch ``epoch``, float32,
+    the crop's shape. It takes no part in comparisons or the repr.
     """
 
     epoch: int
@@ -79,6 +86,7 @@ class TrainProgress:
     elapsed_s: float
     eta_s: float
     epoch_finished: bool = False
+    preview: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def fraction(self) -> float:

@@ -3,6 +3,7 @@
 Cheap where the paper's implementation is not: the K-sample head runs only at
 the masked pixels (the loss needs nothing else), patches are cut on the fly,
 and the loop is cancellable between passes and resumable from its checkpoint.
+A small crop can be denoised at the end of epochs for a live preview.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,6 +28,9 @@ from .masking import MaskedPixels, replace_with_neighbours, stratified_pixels
 from .noise_models import NoiseModel, check_noise_model_range
 from .progress import Cancelled, CancelToken, Throttle, TrainProgress, check, drive
 from .unet import UNet
+
+if TYPE_CHECKING:
+    from .prediction import Denoiser
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +261,66 @@ class _Trainer:
         )
 
 
+class _Preview:
+    """Denoises a small crop with a trainer's current weights, as prediction will later.
+
+    The crop goes through :func:`pn2v_engine.prediction.run_predict` as one tile, on a
+    copy of the network: the training network, its mode and its weights are untouched,
+    and the random number streams of training are not drawn from.
+    """
+
+    def __init__(self, crop: np.ndarray, every: int, trainer: _Trainer) -> None:
+        self.crop, self.every, self.trainer = crop, every, trainer
+        self._denoiser: Denoiser | None = None
+
+    def due(self, epoch: int) -> bool:
+        return epoch % self.every == 0 or epoch == self.trainer.settings.training.epochs
+
+    def __call__(self) -> np.ndarray:
+        from .prediction import Denoiser, run_predict  # prediction imports this module
+
+        t = self.trainer
+        if self._denoiser is None:
+            # building the copy's network draws initial weights from torch's global generator
+            with torch.random.fork_rng(devices=[]):
+                self._denoiser = Denoiser(
+                    t.settings,
+                    t.network.state_dict(),
+                    t.normalisation,
+                    t.noise_model if t.settings.mode == "pn2v" else None,
+                    device=str(t.device),
+                )
+        else:
+            self._denoiser.network.load_state_dict(t.network.state_dict())
+        m = self._denoiser.network.size_multiple
+        tile = -(-max(self.crop.shape) // m) * m
+        return run_predict(self._denoiser, self.crop, tile_size=tile).mmse
+
+
+def _check_preview(preview: np.ndarray, settings: Settings) -> np.ndarray:
+    """The preview crop as float32, or a ConfigError saying what is wrong with it."""
+    multiple = 2 ** (settings.network.depth - 1)  # UNet.size_multiple
+    hint = (
+        f"Pass a small 2-D crop of a training image (e.g. 128x128 pixels), at least "
+        f"{multiple} pixels on each side, or no preview."
+    )
+    array = np.asarray(preview)
+    if array.ndim != 2:
+        raise ConfigError(f"The preview crop has shape {array.shape}; expected 2-D.", hint)
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise ConfigError(f"The preview crop has values of type {array.dtype}.", hint)
+    crop = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(crop).all():
+        raise ConfigError("The preview crop has NaN or infinite pixels.", hint)
+    if min(crop.shape) < multiple:
+        raise ConfigError(
+            f"The preview crop of {crop.shape[1]}x{crop.shape[0]} pixels is smaller than the "
+            f"network's {multiple}x{multiple} pixel grid (depth {settings.network.depth}).",
+            hint,
+        )
+    return crop
+
+
 def _to(pixels: MaskedPixels, device: torch.device) -> MaskedPixels:
     return MaskedPixels(pixels.batch.to(device), pixels.y.to(device), pixels.x.to(device))
 
@@ -280,6 +344,8 @@ def iter_train(
     resume: TrainResult | None = None,
     device: str = "auto",
     allow_out_of_range: bool = False,
+    preview: np.ndarray | None = None,
+    preview_every: int = 1,
 ) -> Generator[TrainProgress, None, TrainResult]:
     """Train a PN2V (or N2V) network on noisy images, yielding progress.
 
@@ -298,11 +364,34 @@ def iter_train(
         A previous result to continue from, up to ``settings.training.epochs``.
     device
         ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    allow_out_of_range
+        Train even where the images lie outside the noise model's range (a warning
+        in the result instead of a :class:`~pn2v_engine.errors.NoiseModelError`).
+    preview
+        A small 2-D crop of a training image, in camera units (e.g. 128x128
+        pixels, at least ``2 ** (depth - 1)`` on each side), for a live preview.
+        At the end of every ``preview_every``-th epoch, and of the last epoch, it
+        is denoised with the current weights by the prediction code (the MMSE
+        for PN2V, the network's prediction for N2V) and attached, float32 and of
+        the crop's shape, to the epoch's final report as
+        :attr:`TrainProgress.preview <pn2v_engine.progress.TrainProgress>`. It
+        costs one forward pass over the crop and changes nothing in training:
+        the weights are the same as without a preview.
+    preview_every
+        Epochs between previews: they come after the epochs whose number is a
+        multiple of it (numbers continue when resuming), and after the last.
 
     Returns
     -------
     TrainResult
         As the generator's return value (see :func:`pn2v_engine.progress.drive`).
+
+    Raises
+    ------
+    ConfigError
+        Without a noise model in PN2V mode, for a resumed run of other network
+        settings, or for a preview crop that is not 2-D, finite and large enough
+        (or a ``preview_every`` below 1).
     """
     if settings.mode == "pn2v" and noise_model is None:
         raise ConfigError("PN2V training needs a noise model.", "Calibrate or estimate one first.")
@@ -323,8 +412,16 @@ def iter_train(
             "The network settings differ from those of the run being resumed.",
             "Resume with the same network, or start a new training.",
         )
+    if isinstance(preview_every, bool) or not isinstance(preview_every, int) or preview_every < 1:
+        raise ConfigError(
+            f"The preview interval must be a whole number of epochs, at least 1; "
+            f"got {preview_every!r}.",
+            "Set preview_every to 1 for a preview after every epoch.",
+        )
+    crop = _check_preview(preview, settings) if preview is not None else None
     torch_device = select_device(device)
     trainer = _Trainer(frames, noise_model, settings, torch_device, resume)
+    previewer = _Preview(crop, preview_every, trainer) if crop is not None else None
     t = settings.training
     throttle = Throttle(0.25)
     started = time.monotonic()
@@ -355,6 +452,11 @@ def iter_train(
                     else (trainer.history.val_loss[-1] if trainer.history.val_loss else None)
                 )
                 if last_step or throttle():
+                    denoised = (
+                        previewer()
+                        if last_step and previewer is not None and previewer.due(epoch)
+                        else None
+                    )
                     elapsed = time.monotonic() - started
                     rate = steps_run / elapsed if elapsed > 0 else 0.0
                     yield TrainProgress(
@@ -369,6 +471,7 @@ def iter_train(
                         elapsed_s=trainer.elapsed_before + elapsed,
                         eta_s=(remaining_steps - steps_run) / rate if rate > 0 else math.inf,
                         epoch_finished=last_step,
+                        preview=denoised,
                     )
     except Cancelled:
         log.info("training stopped after %d epochs", trainer.epochs_done)

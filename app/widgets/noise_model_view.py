@@ -111,6 +111,8 @@ class NoiseModelView(QWidget):
             labelTextColor=_TEXT,
             brush=pg.mkBrush(255, 255, 255, 210),
             pen=pg.mkPen("#c0c0c0"),
+            colCount=2,
+            labelTextSize="8pt",
         )
         self.legend.setVisible(False)
 
@@ -167,7 +169,8 @@ class NoiseModelView(QWidget):
             self.curves.append(curve)
         self.legend.setVisible(True)
         self.curve_plot.setXRange(low, high, padding=0)
-        self.curve_plot.enableAutoRange(axis="y")
+        # headroom above the tallest curve for the legend
+        self.curve_plot.setYRange(0.0, 1.25 * float(curves.max()), padding=0)
 
         self.caption.setText(model.describe())
         self.caption.setToolTip(

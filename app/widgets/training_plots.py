@@ -64,7 +64,9 @@ class _Series:
 
     def append(self, x: float, y: float) -> None:
         if self.size == self._data.shape[1]:
-            self._data = np.concatenate([self._data, np.empty_like(self._data)], axis=1)
+            grown = np.empty((2, max(256, 2 * self.size)))
+            grown[:, : self.size] = self._data
+            self._data = grown
         self._data[:, self.size] = x, y
         self.size += 1
 
@@ -81,9 +83,40 @@ class _Series:
         return self._data[1, : self.size]
 
 
-def _style_plot(plot: pg.PlotItem, left: str) -> None:
+class _LogAxis(pg.AxisItem):
+    """A log axis labelled ``2e-5``, with only as many ticks as fit without overlapping.
+
+    pyqtgraph labels every 1..9 multiple of each power of ten below three decades,
+    which overlap on a short axis.
+    """
+
+    _LABEL_PX = 22
+    _MANTISSAS = ((1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 2, 5), (1,))
+
+    def logTickValues(
+        self, minVal: float, maxVal: float, size: float, stdTicks: list
+    ) -> list[tuple[None, list[float]]]:
+        decades = range(math.floor(minVal), math.ceil(maxVal) + 1)
+        fit = max(1, int(size // self._LABEL_PX))
+        for mantissas in self._MANTISSAS:
+            values = [d + math.log10(m) for d in decades for m in mantissas]
+            values = [v for v in values if minVal <= v <= maxVal]
+            if len(values) <= fit:
+                return [(None, values)]
+        return [(None, values[:: math.ceil(len(values) / fit)])]
+
+    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        strings = []
+        for value in values:
+            mantissa, exponent = f"{10**value * scale:.0e}".split("e")
+            strings.append(f"{mantissa}e{int(exponent)}")
+        return strings
+
+
+def _style_plot(plot: pg.PlotItem, left: str, bottom: str | None) -> None:
     plot.setLabel("left", left)
-    plot.setLabel("bottom", "epoch")
+    if bottom:
+        plot.setLabel("bottom", bottom)
     plot.showGrid(x=True, y=True, alpha=0.15)
     plot.setMenuEnabled(False)
     plot.setClipToView(True)
@@ -92,7 +125,9 @@ def _style_plot(plot: pg.PlotItem, left: str) -> None:
         axis = plot.getAxis(name)
         axis.setPen(pg.mkPen(_TEXT))
         axis.setTextPen(pg.mkPen(_TEXT))
-    plot.getAxis("left").setWidth(64)  # both plots' axes line up, long tick labels fit
+    left_axis = plot.getAxis("left")
+    left_axis.setWidth(64)  # both plots' axes line up, long tick labels fit
+    left_axis.enableAutoSIPrefix(False)  # its "(x1e-06)" garbles log axes
 
 
 class TrainingPlots(QWidget):
@@ -119,8 +154,10 @@ class TrainingPlots(QWidget):
         self.log_scale = QCheckBox("Log scale")
         self.log_scale.setToolTip(_LOG_TIP)
         self.log_scale.toggled.connect(self._set_log_scale)
+        self.best_label.setToolTip("The lowest validation loss so far")
         figures = QHBoxLayout()
-        figures.setSpacing(18)
+        figures.setContentsMargins(8, 4, 8, 0)
+        figures.setSpacing(16)
         for label in (
             self.epoch_label,
             self.step_label,
@@ -138,7 +175,7 @@ class TrainingPlots(QWidget):
         self.graphics.setBackground("w")
         self.graphics.setMinimumSize(420, 320)
         self.loss_plot: pg.PlotItem = self.graphics.addPlot(row=0, col=0)
-        _style_plot(self.loss_plot, "loss")
+        _style_plot(self.loss_plot, "loss", None)  # the epoch axis is labelled below
         self.legend = self.loss_plot.addLegend(
             offset=(-8, 8),
             labelTextColor=_TEXT,
@@ -156,8 +193,10 @@ class TrainingPlots(QWidget):
             symbolPen=pg.mkPen(_VAL_COLOUR),
             symbolBrush=pg.mkBrush(_VAL_COLOUR),
         )
-        self.lr_plot: pg.PlotItem = self.graphics.addPlot(row=1, col=0)
-        _style_plot(self.lr_plot, "learning rate")
+        self.lr_plot: pg.PlotItem = self.graphics.addPlot(
+            row=1, col=0, axisItems={"left": _LogAxis("left")}
+        )
+        _style_plot(self.lr_plot, "learning rate", "epoch")
         self.lr_plot.setLogMode(y=True)
         self.lr_plot.setXLink(self.loss_plot)
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen(_LR_COLOUR, width=1.5))
@@ -188,10 +227,10 @@ class TrainingPlots(QWidget):
         self._redraw(validation=p.epoch_finished)
         self.epoch_label.setText(f"Epoch {p.epoch}/{p.epochs}")
         self.step_label.setText(f"Step {p.step}/{p.steps_per_epoch}")
-        self.speed_label.setText(f"{p.steps_per_s:.1f} steps/s")
+        self.speed_label.setText(f"Speed {p.steps_per_s:.1f} steps/s")
         self.elapsed_label.setText(f"Elapsed {format_duration(p.elapsed_s)}")
         self.remaining_label.setText(f"Remaining {format_duration(p.eta_s)}")
-        self.best_label.setText(f"Best validation loss {_format_loss(self.best_val)}")
+        self.best_label.setText(f"Best val. loss {_format_loss(self.best_val)}")
 
     def set_history(self, history: History, epochs: int | None = None) -> None:
         """Show a finished (or stopped) run from its :class:`pn2v_engine.History`.
@@ -214,7 +253,7 @@ class TrainingPlots(QWidget):
             self.epoch_label.setText(f"Epoch {last}/{epochs if epochs is not None else last}")
         if history.elapsed_s:
             self.elapsed_label.setText(f"Elapsed {format_duration(history.elapsed_s[-1])}")
-        self.best_label.setText(f"Best validation loss {_format_loss(self.best_val)}")
+        self.best_label.setText(f"Best val. loss {_format_loss(self.best_val)}")
 
     def clear(self) -> None:
         """Remove all points and figures, and allow a log scale again."""
@@ -227,15 +266,15 @@ class TrainingPlots(QWidget):
         self._redraw(validation=True)
         self.epoch_label.setText(f"Epoch {_NONE}")
         self.step_label.setText(f"Step {_NONE}")
-        self.speed_label.setText(f"{_NONE} steps/s")
+        self.speed_label.setText(f"Speed {_NONE}")
         self.elapsed_label.setText(f"Elapsed {_NONE}")
         self.remaining_label.setText(f"Remaining {_NONE}")
-        self.best_label.setText(f"Best validation loss {_NONE}")
+        self.best_label.setText(f"Best val. loss {_NONE}")
 
     # ------------------------------------------------------------------- internals
 
     def _check_log_scale(self, losses: list[float]) -> None:
-        """Switch the log scale off, for good, at the first loss <= 0."""
+        """Switch the log scale off, until :meth:`clear`, at the first loss <= 0."""
         if not self.has_nonpositive_loss and any(v <= 0 for v in losses):
             self.has_nonpositive_loss = True
             self.log_scale.setChecked(False)

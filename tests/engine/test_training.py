@@ -433,3 +433,112 @@ def test_output_scale_multiplies_the_samples() -> None:
     scaled.load_state_dict(plain.state_dict())
     image = torch.randn(1, 1, 16, 16)
     torch.testing.assert_close(scaled(image), plain(image) * 10.0)
+
+
+# ---------------------------------------------------------------------- live preview
+
+
+def _reports(images, noise_model, settings: Settings, **kwargs) -> tuple[list, TrainResult]:
+    reports: list[TrainProgress] = []
+    result = run_train(
+        images, noise_model, settings, device="cpu", on_progress=reports.append, **kwargs
+    )
+    return reports, result
+
+
+def _denoised(result: TrainResult, noise_model, crop: np.ndarray) -> np.ndarray:
+    """The crop as a user denoises it after the run, with the last weights."""
+    denoiser = Denoiser(
+        result.settings, result.last_weights, result.normalisation, noise_model, "cpu"
+    )
+    return run_predict(denoiser, crop).mmse
+
+
+def test_preview_comes_at_the_right_epochs(demo: DemoData) -> None:
+    settings = _settings("n2v", **{"training.epochs": 5, "training.steps_per_epoch": 1})
+    crop = demo.images[0][10:55, 20:70]  # 45x50: not a multiple of the network's grid
+    reports, result = _reports(_images(demo), None, settings, preview=crop, preview_every=2)
+    with_preview = [r for r in reports if r.preview is not None]
+    # every 2nd epoch and the last, on the report that finishes the epoch only
+    assert [r.epoch for r in with_preview] == [2, 4, 5]
+    assert all(r.epoch_finished for r in with_preview)
+    assert [r.epoch for r in reports if r.epoch_finished] == [1, 2, 3, 4, 5]
+    for r in with_preview:
+        assert r.preview.shape == crop.shape and r.preview.dtype == np.float32
+        assert np.isfinite(r.preview).all()
+    assert not np.array_equal(with_preview[0].preview, with_preview[-1].preview)
+    # the last preview is what prediction gives with the final weights
+    np.testing.assert_allclose(
+        with_preview[-1].preview, _denoised(result, None, crop), rtol=1e-5, atol=1e-3
+    )
+    # without a crop there is no preview
+    plain, _ = _reports(_images(demo), None, settings.with_changes(**{"training.epochs": 1}))
+    assert all(r.preview is None for r in plain)
+
+
+def test_preview_denoises_the_crop(demo: DemoData, noise_model: HistogramNoiseModel) -> None:
+    settings = _settings(
+        **{
+            "network.features": 16,
+            "network.n_samples": 32,
+            "training.batch_size": 8,
+            "training.epochs": 4,
+            "training.steps_per_epoch": 25,
+        }
+    )
+    crop, clean = demo.images[0][:64, :64], demo.ground_truth[0][:64, :64]
+    reports, result = _reports(_images(demo), noise_model, settings, preview=crop)
+    previews = [r.preview for r in reports if r.preview is not None]
+    assert [r.epoch for r in reports if r.preview is not None] == [1, 2, 3, 4]
+    gains = [psnr(clean, preview) - psnr(clean, crop) for preview in previews]
+    assert gains[-1] > 2.0 and gains[-1] > gains[0], gains  # about 4.4 dB after 4 epochs
+    # the MMSE of the prediction code, with the run's noise model
+    np.testing.assert_allclose(
+        previews[-1], _denoised(result, noise_model, crop), rtol=1e-5, atol=1e-3
+    )
+
+
+def test_preview_leaves_training_unchanged(
+    demo: DemoData, noise_model: HistogramNoiseModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(**{"training.epochs": 3, "training.steps_per_epoch": 2})
+    plain = run_train(_images(demo), noise_model, settings, device="cpu")
+    plain_rng = torch.random.get_rng_state()
+    modes: list[bool] = []
+    step = _Trainer.step
+
+    def checked_step(self: _Trainer) -> float:
+        modes.append(self.network.training)
+        return step(self)
+
+    monkeypatch.setattr(_Trainer, "step", checked_step)
+    reports, previewed = _reports(
+        _images(demo), noise_model, settings, preview=demo.images[1][:32, :48]
+    )
+    assert sum(r.preview is not None for r in reports) == 3
+    # torch's global generator is where it would be without the preview
+    assert torch.equal(torch.random.get_rng_state(), plain_rng)
+    assert modes == [True] * 6  # the training network stays in train mode
+    assert _curves(previewed) == _curves(plain)
+    assert _same_weights(previewed.last_weights, plain.last_weights)
+    assert _same_weights(previewed.best_weights, plain.best_weights)
+    assert torch.equal(previewed.checkpoint["mask_generator"], plain.checkpoint["mask_generator"])
+
+
+@pytest.mark.parametrize(
+    ("crop", "every", "words"),
+    [
+        (np.zeros((2, 32, 32)), 1, "2-D"),
+        (np.zeros(32), 1, "2-D"),
+        (np.full((32, 32), np.nan), 1, "NaN"),
+        (np.array([[np.inf] * 32] * 32), 1, "infinite"),
+        (np.zeros((3, 64)), 1, "smaller"),
+        (np.array([["a"] * 32] * 32), 1, "type"),
+        (np.zeros((32, 32)), 0, "interval"),
+    ],
+)
+def test_preview_crop_is_checked(crop: np.ndarray, every: int, words: str, demo: DemoData) -> None:
+    settings = _settings("n2v", **{"network.depth": 3})
+    with pytest.raises(ConfigError, match=words) as info:
+        run_train(_images(demo), None, settings, device="cpu", preview=crop, preview_every=every)
+    assert info.value.hint
