@@ -34,3 +34,22 @@ def context(qtbot):
     from app.workers import stop_all
 
     stop_all()
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_questions(monkeypatch: pytest.MonkeyPatch):
+    """Questions never block a test: they answer Discard, else Yes (so windows close).
+
+    Tests that script answers replace ``app.dialogs.ask`` themselves.
+    """
+    from PySide6.QtWidgets import QMessageBox
+
+    from app import dialogs
+
+    def answer(parent, title, text, buttons, default):
+        for button in (QMessageBox.StandardButton.Discard, QMessageBox.StandardButton.Yes):
+            if buttons & button:
+                return button
+        return default
+
+    monkeypatch.setattr(dialogs, "ask", answer)

@@ -1,0 +1,158 @@
+"""The Calibrate page builds, shows, loads, estimates and exports noise models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from app.pages.calibrate import CalibratePage
+from pn2v_engine import make_demo_data
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return make_demo_data(seed=3, size=64, n_calibration=12, n_images=2)
+
+
+@pytest.fixture
+def stack(tmp_path: Path, demo) -> Path:
+    path = tmp_path / "calibration.tif"
+    tifffile.imwrite(path, demo.calibration, imagej=True, metadata={"axes": "TYX"})
+    return path
+
+
+@pytest.fixture
+def page(qtbot, context) -> CalibratePage:
+    page = CalibratePage(context)
+    qtbot.addWidget(page)
+    page.resize(1200, 800)
+    return page
+
+
+def drop(widget, paths: list[Path]) -> None:
+    """Send ``widget`` the drop a file manager would send."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    widget.dropEvent(event)
+
+
+def build(qtbot, page: CalibratePage) -> None:
+    with qtbot.waitSignal(
+        page.context.busy_changed, timeout=30_000, check_params_cb=lambda b: not b
+    ):
+        page.build_button.click()
+
+
+def test_dropped_stack_builds_a_model_shown_like_figure_3(qtbot, page, stack, demo):
+    assert not page.build_button.isEnabled()
+    drop(page.files, [stack])
+    assert page.files.files() == [stack]
+    assert page.build_button.isEnabled()
+    build(qtbot, page)
+    state = page.context.state
+    assert state.noise_model is not None
+    assert state.calibration_files == [stack]
+    np.testing.assert_allclose(
+        state.calibration_signal, demo.calibration.astype(np.float64).mean(axis=0), rtol=1e-5
+    )
+    assert state.dirty
+    assert page.model_view.model is state.noise_model
+    assert len(page.model_view.curves) == 6
+    assert "Frames: 12 of 64×64 pixels, uint16" in page.summary.text()
+    assert "Coverage" in page.summary.text()
+    assert page.next_button.isEnabled()
+    assert page.export_button.isEnabled()
+
+
+def test_few_frames_show_a_warning(qtbot, page, stack):
+    page.files.set_files([stack])
+    build(qtbot, page)
+    assert page.warnings.isVisibleTo(page)
+    assert "frames" in page.warnings.text()
+
+
+@pytest.mark.parametrize("kind", ["text", "rgb", "single"])
+def test_bad_calibration_input_gets_a_message_not_a_model(qtbot, page, tmp_path, kind, monkeypatch):
+    shown = []
+    monkeypatch.setattr(page.context, "error", lambda title, info: shown.append(info))
+    if kind == "text":
+        path = tmp_path / "notes.txt"
+        path.write_text("not an image")
+        drop(page.files, [path])
+        assert page.files.count == 0
+        assert "notes.txt" in page.files.message.text()
+        return
+    path = tmp_path / f"{kind}.tif"
+    if kind == "rgb":
+        tifffile.imwrite(path, np.zeros((32, 32, 3), np.uint8), photometric="rgb")
+    else:
+        tifffile.imwrite(path, np.zeros((32, 32), np.uint16))
+    drop(page.files, [path])
+    build(qtbot, page)
+    assert page.context.state.noise_model is None
+    assert len(shown) == 1
+    assert shown[0].message and shown[0].hint
+    assert page.build_button.isEnabled()
+
+
+def test_cancel_leaves_no_model(qtbot, page, stack, monkeypatch):
+    shown = []
+    monkeypatch.setattr(page.context, "error", lambda title, info: shown.append(info))
+    page.files.set_files([stack])
+    page.build_button.click()
+    page.cancel()
+    qtbot.waitUntil(lambda: not page.context.busy, timeout=30_000)
+    assert page.context.state.noise_model is None
+    assert shown == []
+    assert not page.progress.isVisibleTo(page)
+
+
+def test_export_then_load_gives_the_same_model(qtbot, page, stack, tmp_path):
+    page.files.set_files([stack])
+    build(qtbot, page)
+    first = page.context.state.noise_model
+    path = tmp_path / "model.npz"
+    page.export_model(path)
+    page.context.state.new()
+    assert page.context.state.noise_model is None
+    assert page.summary.text().startswith("No noise model")
+    page.load_model(path)
+    loaded = page.context.state.noise_model
+    np.testing.assert_array_equal(loaded.density.numpy(), first.density.numpy())
+    assert "Frames: 12" in page.summary.text()
+
+
+def test_loading_a_broken_model_says_so(page, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(page.context, "error", lambda title, info: shown.append(info))
+    path = tmp_path / "broken.npz"
+    path.write_bytes(b"garbage")
+    page.load_model(path)
+    assert page.context.state.noise_model is None
+    assert shown and shown[0].message
+
+
+def test_estimate_from_training_images_warns_it_is_estimated(qtbot, page, tmp_path, demo):
+    paths = []
+    for i, image in enumerate(demo.images):
+        paths.append(tmp_path / f"noisy{i}.tif")
+        tifffile.imwrite(paths[-1], image)
+    page.context.state.set_training_images(paths)
+    with qtbot.waitSignal(page.context.state.noise_model_changed, timeout=30_000):
+        page.estimate_button.click()
+    model = page.context.state.noise_model
+    assert model is not None and model.kind != "histogram"
+    assert "Estimated from noisy images" in page.warnings.text()
+    assert len(page.model_view.curves) == 6
