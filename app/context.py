@@ -35,22 +35,30 @@ class AppContext(QObject):
         self.window = window
         self.devices: list[tuple[str, str]] = []
         self._jobs: set[Job] = set()
+        self._background: set[Job] = set()
 
     # ------------------------------------------------------------------- jobs
-    def run(self, job: Job) -> Job:
-        """Start ``job``, keep it alive until its thread ends, and track busyness."""
+    def run(self, job: Job, background: bool = False) -> Job:
+        """Start ``job`` and keep it alive until its thread ends.
+
+        A foreground job (calibrating, training, denoising, opening) makes the
+        context busy; a ``background`` one (reading a preview, checking images)
+        does not, and is simply stopped if the window closes.
+        """
         was_busy = self.busy
-        self._jobs.add(job)
+        (self._background if background else self._jobs).add(job)
         job.finished.connect(lambda: self._finished(job))
         job.start()
-        if not was_busy:
+        if not background and not was_busy:
             self.busy_changed.emit(True)
         return job
 
     def _finished(self, job: Job) -> None:
+        was_busy = self.busy
         self._jobs.discard(job)
+        self._background.discard(job)
         job.deleteLater()
-        if not self._jobs:
+        if was_busy and not self.busy:
             self.busy_changed.emit(False)
 
     @property
@@ -58,6 +66,7 @@ class AppContext(QObject):
         return bool(self._jobs)
 
     def jobs(self) -> list[Job]:
+        """The running foreground jobs."""
         return list(self._jobs)
 
     # -------------------------------------------------------------- settings

@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
         job = Job("probe devices", call(probe_devices), self)
         job.succeeded.connect(self._devices_found)
         job.failed.connect(lambda info: self.device_label.setText("Device: unavailable"))
-        self.context.run(job)
+        self.context.run(job, background=True)
 
     def _devices_found(self, devices: list[tuple[str, str]]) -> None:
         self.context.set_devices(devices)
@@ -271,6 +271,7 @@ class MainWindow(QMainWindow):
         if not self._may_discard():
             event.ignore()
             return
+        stop_all()  # background reads and checks
         self.context.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
         save_settings(self.context.settings)
         event.accept()

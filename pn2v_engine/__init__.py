@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "HistogramNoiseModel": "noise_models",
     "PoissonGaussianNoiseModel": "noise_models",
     "RangeReport": "noise_models",
+    "MAX_OUT_OF_RANGE": "noise_models",
     "histogram_from_pairs": "noise_models",
     "estimate_poisson_gaussian": "noise_models",
     "load_noise_model": "noise_models",

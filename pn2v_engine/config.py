@@ -113,6 +113,16 @@ class Settings(_Strict):
     training: TrainingConfig = TrainingConfig()
     prediction: PredictionConfig = PredictionConfig()
 
+    @model_validator(mode="after")
+    def _patch_fits_the_network(self) -> Settings:
+        multiple = 2 ** (self.network.depth - 1)
+        if self.training.patch_size % multiple:
+            raise ValueError(
+                f"training.patch_size ({self.training.patch_size}) must be a multiple of "
+                f"{multiple} for a U-Net of depth {self.network.depth}"
+            )
+        return self
+
     def with_changes(self, **changes: object) -> Settings:
         """A copy with dotted-path changes, e.g. ``{"training.epochs": 5}``; validated."""
         data = self.model_dump()
@@ -132,10 +142,14 @@ def parse_settings(data: dict) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ConfigError(f"Invalid settings: {problems}.", "Correct the values named.") from exc
+
+
+def _problem(error: dict) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 PAPER = Settings(

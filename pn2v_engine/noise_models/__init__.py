@@ -1,6 +1,7 @@
 """Noise models p(x | s): the measured histogram and the estimated Poisson-Gaussian."""
 
 from .base import (
+    MAX_OUT_OF_RANGE,
     NoiseModel,
     RangeReport,
     check_noise_model_range,
@@ -16,6 +17,7 @@ from .histogram import (
 from .parametric import PoissonGaussianNoiseModel, estimate_poisson_gaussian
 
 __all__ = [
+    "MAX_OUT_OF_RANGE",
     "HistogramAccumulator",
     "HistogramNoiseModel",
     "NoiseModel",
