@@ -17,3 +17,12 @@ def probe_devices() -> list[tuple[str, str]]:
     if best.type == "mps":
         devices.append(("mps", describe_device(best)))
     return devices
+
+
+def torch_build() -> str:
+    """Which PyTorch this is: ``"PyTorch 2.13.0+cpu, CPU-only build"`` or its CUDA version."""
+    import torch
+
+    cuda = torch.version.cuda
+    kind = f"CUDA {cuda} build" if cuda else "CPU-only build"
+    return f"PyTorch {torch.__version__}, {kind}"

@@ -1,17 +1,17 @@
 """Step 3: train the network on noisy images, watch it learn, stop and resume.
 
 The page keeps what it shows in step with :class:`app.state.ProjectState`:
-the training images, the settings (a preset or custom values) and the training
-result. Files are read only in workers: a check of the images (sizes, and how
-much lies outside the noise model's calibrated range) whenever the images or
-the noise model change, the preview of the selected image, and the training.
+the training images, the settings (a preset or custom values, in a
+:class:`~app.widgets.training_settings.TrainingSettingsForm`) and the training
+result. Files are read only in workers (:mod:`app.pages.train_jobs`): a check of
+the images (sizes, and how much lies outside the noise model's calibrated range)
+whenever the images or the noise model change, the preview of the selected image,
+and the training.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass
 from functools import partial
 from itertools import pairwise
 from pathlib import Path
@@ -19,13 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -35,7 +30,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -44,190 +38,21 @@ from PySide6.QtWidgets import (
 import pn2v_engine as engine
 from app import dialogs
 from app.context import AppContext
+from app.pages.train_jobs import PREVIEWS, ImageCheck, PreviewCrop, check_images, train
 from app.user_settings import save_settings
 from app.widgets.file_list import FileList
 from app.widgets.image_view import CompareView, ImageView
 from app.widgets.training_plots import TrainingPlots
+from app.widgets.training_settings import TrainingSettingsForm
 from app.workers import ErrorInfo, Job, call
 
 if TYPE_CHECKING:
-    from pn2v_engine import NoiseModel, RangeReport, Settings, TrainProgress, TrainResult
+    from pn2v_engine import TrainProgress, TrainResult
 
-#: Share of pixels outside the noise model's range above which the engine refuses to train
-#: without ``allow_out_of_range`` (``MAX_OUT_OF_RANGE`` of the engine, not in its public API).
-OUT_OF_RANGE_LIMIT = 0.05
-#: Side of the centred crop of the first image that is denoised for the live preview.
-PREVIEW_SIDE = 128
-#: Previews per run (one every ``epochs // PREVIEWS`` epochs, and after the last).
-PREVIEWS = 10
-
-PRESETS = {
-    "cpu": "CPU quick (minutes)",
-    "paper": "Paper (GPU)",
-    "demo": "Demo (short)",
-    "custom": "Custom",
-}
-PRESET_TIP = (
-    "CPU quick: a small network that trains in minutes on a laptop.\n"
-    "Paper: the settings of the PN2V paper; they need a GPU (hours on a CPU).\n"
-    "Custom: start from the values shown and change them below."
-)
 INTRO = (
     "Train a network on noisy images of your samples, taken with the camera settings of the "
     "calibration. It learns from the noisy images alone; more images and epochs help."
 )
-
-
-@dataclass(frozen=True)
-class ImageCheck:
-    """What the page needs to know about the training images before it can train."""
-
-    frames: int
-    height: int
-    width: int
-    low: float
-    high: float
-    range_report: RangeReport | None
-
-
-@dataclass(frozen=True)
-class PreviewCrop:
-    """Yielded by the training job before training: the noisy crop the preview denoises."""
-
-    crop: np.ndarray
-
-
-def centred_crop(frame: np.ndarray, multiple: int, side: int = PREVIEW_SIDE) -> np.ndarray | None:
-    """The centre of ``frame``, at most ``side`` pixels square, sides multiples of ``multiple``.
-
-    ``None`` when the frame is smaller than ``multiple`` (the network's pixel grid).
-    """
-    height, width = (min(side, n) // multiple * multiple for n in frame.shape[-2:])
-    if height == 0 or width == 0:
-        return None
-    top, left = (frame.shape[-2] - height) // 2, (frame.shape[-1] - width) // 2
-    return np.array(frame[top : top + height, left : left + width], dtype=np.float32)
-
-
-def check_images(
-    paths: Sequence[Path], noise_model: NoiseModel | None, token: Any
-) -> Generator[Any, None, ImageCheck]:
-    """Job factory: read every image once for its size and range, keeping no pixels."""
-    frames, height, width, low, high = 0, math.inf, math.inf, math.inf, -math.inf
-    reports: list[RangeReport] = []
-    for index, path in enumerate(paths):
-        token.raise_if_cancelled()
-        yield engine.StageProgress("Checking the images", index, len(paths))
-        data = engine.read_image(path).data
-        frames += data.shape[0]
-        height, width = min(height, data.shape[1]), min(width, data.shape[2])
-        low, high = min(low, float(data.min())), max(high, float(data.max()))
-        if noise_model is not None:
-            reports.append(noise_model.check_range(data))
-    report = None
-    if reports:
-        report = engine.RangeReport(
-            low=reports[0].low,
-            high=reports[0].high,
-            n_pixels=sum(r.n_pixels for r in reports),
-            n_below=sum(r.n_below for r in reports),
-            n_above=sum(r.n_above for r in reports),
-        )
-    return ImageCheck(frames, int(height), int(width), low, high, report)
-
-
-def train(
-    paths: Sequence[Path],
-    noise_model: NoiseModel | None,
-    settings: Settings,
-    options: dict[str, Any],
-    token: Any,
-) -> Generator[Any, None, TrainResult]:
-    """Job factory: read the images, yield the preview crop, then train (``iter_train``)."""
-    images = []
-    for index, path in enumerate(paths):
-        token.raise_if_cancelled()
-        yield engine.StageProgress("Reading the images", index, len(paths))
-        images.append(engine.read_image(path).as_float32())
-    crop = centred_crop(images[0][0], 2 ** (settings.network.depth - 1))
-    if crop is not None:
-        yield PreviewCrop(crop)
-    return (
-        yield from engine.iter_train(
-            images, noise_model, settings, cancel=token, preview=crop, **options
-        )
-    )
-
-
-def _bounds(model: Any, name: str, step: float) -> tuple[float, float]:
-    """The (low, high) a spin box allows for a pydantic field; ``step`` inside open bounds."""
-    low, high = 0.0, 1e9
-    for rule in model.model_fields[name].metadata:
-        if getattr(rule, "ge", None) is not None:
-            low = rule.ge
-        elif getattr(rule, "gt", None) is not None:
-            low = rule.gt + step
-        elif getattr(rule, "le", None) is not None:
-            high = rule.le
-        elif getattr(rule, "lt", None) is not None:
-            high = rule.lt - step
-    return low, high
-
-
-def _tip(model: Any, name: str, extra: str = "") -> str:
-    description = model.model_fields[name].description or ""
-    return " ".join(part for part in (description, extra) if part)
-
-
-def _int_spin(model: Any, name: str, extra: str = "") -> QSpinBox:
-    spin = QSpinBox()
-    low, high = _bounds(model, name, 1)
-    spin.setRange(int(low), int(min(high, 2**31 - 1)))
-    spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
-    spin.setToolTip(_tip(model, name, extra))
-    spin.setKeyboardTracking(False)
-    return spin
-
-
-def _one_two_five(value: float, up: bool) -> float:
-    """The next value of the 1-2-5 series (…, 1e-4, 2e-4, 5e-4, 1e-3, …) above or below."""
-    decade = math.floor(math.log10(value))
-    ladder = [m * 10.0**d for d in range(decade - 1, decade + 2) for m in (1, 2, 5)]
-    if up:
-        return min(v for v in ladder if v > value * (1 + 1e-9))
-    return max(v for v in ladder if v < value * (1 - 1e-9))
-
-
-class LearningRateSpinBox(QDoubleSpinBox):
-    """A rate in plain or scientific notation; the arrows step along 1, 2, 5, 10, …"""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setDecimals(6)
-
-    def textFromValue(self, value: float) -> str:
-        return f"{value:g}"
-
-    def valueFromText(self, text: str) -> float:
-        return float(text)
-
-    def validate(self, text: str, position: int) -> tuple[QValidator.State, str, int]:
-        try:
-            value = float(text)
-        except ValueError:
-            return QValidator.State.Intermediate, text, position
-        inside = self.minimum() <= value <= self.maximum()
-        return (
-            QValidator.State.Acceptable if inside else QValidator.State.Intermediate,
-            text,
-            position,
-        )
-
-    def stepBy(self, steps: int) -> None:
-        value = self.value()
-        for _ in range(abs(steps)):
-            value = _one_two_five(value, steps > 0)
-        self.setValue(min(max(value, self.minimum()), self.maximum()))
 
 
 class TrainPage(QWidget):
@@ -244,9 +69,6 @@ class TrainPage(QWidget):
         self._check_generation = 0
         self._preview_generation = 0
         self._crop: np.ndarray | None = None
-        self._shown_settings: Settings | None = None
-        self._demo_settings: Settings | None = None
-        self._settings_error = ""
         self._message = ""
         self._syncing = False
         self._adopting = False
@@ -288,7 +110,7 @@ class TrainPage(QWidget):
 
         # keyboard order: images, settings, what blocks training, the buttons, then results
         order = (
-            self.val_spin,
+            self.settings_form.val_spin,
             self.train_anyway,
             self.calibrate_button,
             self.start_button,
@@ -350,116 +172,21 @@ class TrainPage(QWidget):
         preview_layout.addWidget(self.compare, 1)
         top = QHBoxLayout()
         top.setSpacing(10)
-        top.addWidget(self._build_settings_box(), 3)
+        self.settings_form = TrainingSettingsForm(self.state.settings)
+        self.settings_form.settings_edited.connect(self.state.set_settings)
+        self.settings_form.error_changed.connect(self._update_controls)
+        self.settings_form.device_chosen.connect(self._device_chosen)
+        top.addWidget(self.settings_form, 3)
         top.addWidget(preview, 2)
         layout.addLayout(top)
         # under the settings rather than in their box: the row above keeps its height
         # (a word-wrapped label there would make the layout squeeze the plots)
-        self.settings_error = QLabel()
-        self.settings_error.setObjectName("errorText")
-        self.settings_error.setWordWrap(True)
-        self.settings_error.hide()
-        layout.addWidget(self.settings_error)
+        layout.addWidget(self.settings_form.error_label)
         layout.addWidget(self._build_notices())
         layout.addLayout(self._build_buttons())
         self.plots = TrainingPlots()
         layout.addWidget(self.plots, 1)
         return column
-
-    def _build_settings_box(self) -> QWidget:
-        box = QGroupBox("Settings")
-        self.settings_box = box
-        self.preset_combo = QComboBox()
-        self.preset_combo.setToolTip(PRESET_TIP)
-        for key in ("cpu", "paper", "custom"):
-            self.preset_combo.addItem(PRESETS[key], key)
-        self.preset_combo.activated.connect(self._preset_chosen)
-        self.device_combo = QComboBox()
-        self.device_combo.setToolTip(
-            "Where the network trains. A GPU is many times faster; your choice is remembered."
-        )
-        self.device_combo.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.device_combo.setMinimumContentsLength(16)
-        self.device_combo.activated.connect(self._device_chosen)
-        top = QFormLayout()
-        top.setVerticalSpacing(6)
-        for text, combo in (("Prese&t", self.preset_combo), ("Dev&ice", self.device_combo)):
-            label = QLabel(text)
-            label.setBuddy(combo)
-            top.addRow(label, combo)
-
-        net, tr = engine.NetworkConfig, engine.TrainingConfig
-        self.samples_spin = _int_spin(
-            net, "n_samples", "More samples describe the signal better but cost memory and time."
-        )
-        self.depth_spin = _int_spin(
-            net, "depth", "Patch size must be a multiple of 2^(depth - 1) (4 for depth 3)."
-        )
-        self.features_spin = _int_spin(net, "features", "More learn more but train slower.")
-        self.patch_spin = _int_spin(tr, "patch_size", "At most the size of the smallest image.")
-        self.patch_spin.setStepType(QAbstractSpinBox.StepType.DefaultStepType)
-        self.patch_spin.setSingleStep(8)
-        self.batch_spin = _int_spin(tr, "batch_size", "Larger batches need more memory.")
-        self.epochs_spin = _int_spin(
-            tr, "epochs", "Rounds of training; the validation loss is measured after each."
-        )
-        self.steps_spin = _int_spin(tr, "steps_per_epoch", "Optimisation steps in one epoch.")
-        self.rate_spin = LearningRateSpinBox()
-        self.rate_spin.setRange(*_bounds(tr, "learning_rate", 1e-6))
-        self.rate_spin.setKeyboardTracking(False)
-        self.rate_spin.setToolTip(
-            "The optimiser's (Adam's) initial step size; too high diverges, too low learns "
-            "slowly. The arrows step 1, 2, 5, 10, … (type e.g. 5e-4)."
-        )
-        self.val_spin = QDoubleSpinBox()
-        self.val_spin.setDecimals(1)
-        self.val_spin.setSuffix(" %")
-        self.val_spin.setSingleStep(5)
-        self.val_spin.setRange(*(100 * v for v in _bounds(tr, "val_fraction", 0.001)))
-        self.val_spin.setKeyboardTracking(False)
-        self.val_spin.setToolTip(_tip(tr, "val_fraction", "It measures the validation loss."))
-
-        network_form = QFormLayout()
-        training_form = QFormLayout()
-        for form in (network_form, training_form):
-            form.setVerticalSpacing(6)
-        rows = (
-            (network_form, "&K samples", self.samples_spin),
-            (network_form, "&Depth", self.depth_spin),
-            (network_form, "&Features", self.features_spin),
-            (network_form, "Patch si&ze", self.patch_spin),
-            (network_form, "&Batch size", self.batch_spin),
-            (training_form, "&Epochs", self.epochs_spin),
-            (training_form, "Steps pe&r epoch", self.steps_spin),
-            (training_form, "&Learning rate", self.rate_spin),
-            (training_form, "&Validation share", self.val_spin),
-        )
-        for form, text, spin in rows:
-            spin.valueChanged.connect(self._custom_edited)
-            label = QLabel(text)
-            label.setBuddy(spin)
-            label.setToolTip(spin.toolTip())
-            form.addRow(label, spin)
-        self.custom_box = QWidget()
-        self.custom_box.setToolTip("Choose the Custom preset to change these values.")
-        forms = QHBoxLayout(self.custom_box)
-        forms.setContentsMargins(0, 0, 0, 0)
-        forms.setSpacing(24)
-        forms.addLayout(network_form)
-        forms.addLayout(training_form)
-        forms.addStretch(1)
-        self.custom_note = QLabel("Choose the Custom preset to change these values.")
-        self.custom_note.setObjectName("note")
-
-        layout = QVBoxLayout(box)
-        layout.setSpacing(10)
-        layout.addLayout(top)
-        layout.addWidget(self.custom_box)
-        layout.addWidget(self.custom_note)
-        layout.addStretch(1)
-        return box
 
     def _build_notices(self) -> QWidget:
         notices = QWidget()
@@ -560,6 +287,7 @@ class TrainPage(QWidget):
         if self._check_error and self.files.message.text() == self._check_error:
             self.files.show_message("")  # the last check's complaint, no longer current
         self._check, self._check_error = None, ""
+        self.settings_form.set_smallest_image(None)
         self._check_generation += 1
         if self._check_job is not None:
             self._check_job.cancel()
@@ -578,7 +306,7 @@ class TrainPage(QWidget):
         job.failed.connect(lambda info: self._images_failed(generation, info))
         job.finished.connect(lambda: self._check_job_done(job))
         self._check_job = job
-        self.context.run(job)
+        self.context.run(job, background=True)
 
     def _check_job_done(self, job: Job) -> None:
         if self._check_job is job:
@@ -587,6 +315,7 @@ class TrainPage(QWidget):
     def _images_checked(self, generation: int, check: ImageCheck) -> None:
         if generation == self._check_generation:
             self._check = check
+            self.settings_form.set_smallest_image((check.height, check.width))
             self._update_controls()
 
     def _images_failed(self, generation: int, info: ErrorInfo) -> None:
@@ -606,7 +335,7 @@ class TrainPage(QWidget):
         job = Job("preview image", call(partial(engine.read_image, path)), self)
         job.succeeded.connect(lambda image: self._selected_ready(generation, path, image))
         job.failed.connect(lambda info: self._selected_failed(generation, info))
-        self.context.run(job)
+        self.context.run(job, background=True)
 
     def _selected_ready(self, generation: int, path: Path, image: Any) -> None:
         if generation != self._preview_generation:
@@ -625,92 +354,15 @@ class TrainPage(QWidget):
     # ---------------------------------------------------------------- settings
     def _sync_settings(self) -> None:
         """Show the project's settings when they changed elsewhere (a demo, an opened project)."""
-        settings = self.state.settings
-        if settings is self._shown_settings:
-            return
-        self._shown_settings = settings
-        if settings.preset == "demo":
-            self._demo_settings = settings
-        elif self.state.demo is None:
-            self._demo_settings = None
-        demo_index = self.preset_combo.findData("demo")
-        if self._demo_settings is not None and demo_index < 0:
-            self.preset_combo.insertItem(0, PRESETS["demo"], "demo")
-        elif self._demo_settings is None and demo_index >= 0:
-            self.preset_combo.removeItem(demo_index)
-        key = settings.preset if settings.preset in PRESETS else "custom"
-        self.preset_combo.setCurrentIndex(self.preset_combo.findData(key))
-        n, t = settings.network, settings.training
-        values = (
-            (self.samples_spin, n.n_samples),
-            (self.depth_spin, n.depth),
-            (self.features_spin, n.features),
-            (self.patch_spin, t.patch_size),
-            (self.batch_spin, t.batch_size),
-            (self.epochs_spin, t.epochs),
-            (self.steps_spin, t.steps_per_epoch),
-            (self.rate_spin, t.learning_rate),
-            (self.val_spin, 100 * t.val_fraction),
-        )
-        for spin, value in values:
-            spin.blockSignals(True)
-            spin.setValue(value)
-            spin.blockSignals(False)
-        self._settings_error = ""
-        self._update_controls()
-
-    def _preset_chosen(self, index: int) -> None:
-        key = self.preset_combo.itemData(index)
-        current = self.state.settings
-        if key == "custom":
-            settings = current.with_changes(preset="custom")
-        elif key == "demo" and self._demo_settings is not None:
-            settings = self._demo_settings
-        else:
-            settings = engine.preset(key)
-        self.state.set_settings(settings)
-        self._sync_settings()
-
-    def _custom_edited(self) -> None:
-        """Apply the Custom values, or show why they cannot be used."""
-        changes = {
-            "preset": "custom",
-            "network.n_samples": self.samples_spin.value(),
-            "network.depth": self.depth_spin.value(),
-            "network.features": self.features_spin.value(),
-            "training.patch_size": self.patch_spin.value(),
-            "training.batch_size": self.batch_spin.value(),
-            "training.epochs": self.epochs_spin.value(),
-            "training.steps_per_epoch": self.steps_spin.value(),
-            "training.learning_rate": self.rate_spin.value(),
-            "training.val_fraction": round(self.val_spin.value() / 100, 4),
-        }
-        try:
-            settings = self.state.settings.with_changes(**changes)
-            _check_grid(settings)
-        except engine.ConfigError as error:
-            self._settings_error = f"{error.message} {error.hint}".strip()
-        else:
-            self._settings_error = ""
-            self._shown_settings = settings
-            self.state.set_settings(settings)
+        demo_project = self.state.demo is not None
+        self.settings_form.set_settings(self.state.settings, demo_project=demo_project)
         self._update_controls()
 
     def _fill_devices(self) -> None:
-        devices = self.context.devices or [("auto", "Automatic (detecting devices…)")]
-        self.device_combo.blockSignals(True)
-        self.device_combo.clear()
-        for device, description in devices:
-            self.device_combo.addItem(description, device)
-            self.device_combo.setItemData(
-                self.device_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole
-            )
-        index = self.device_combo.findData(self.context.preferred_device())
-        self.device_combo.setCurrentIndex(max(index, 0))
-        self.device_combo.blockSignals(False)
+        self.settings_form.set_devices(self.context.devices, self.context.preferred_device())
 
-    def _device_chosen(self, index: int) -> None:
-        self.context.settings.device = self.device_combo.itemData(index)
+    def _device_chosen(self, device: str) -> None:
+        self.context.settings.device = device
         save_settings(self.context.settings)
 
     # ---------------------------------------------------------------- training
@@ -754,7 +406,7 @@ class TrainPage(QWidget):
         every = max(1, epochs // PREVIEWS)
         options = {
             "resume": resume,
-            "device": self.device_combo.currentData() or "auto",
+            "device": self.settings_form.device,
             "allow_out_of_range": self.train_anyway.isChecked(),
             "preview_every": every,
         }
@@ -851,7 +503,7 @@ class TrainPage(QWidget):
         check = self._check
         if check is None or check.range_report is None or self.state.noise_model is None:
             return False
-        return check.range_report.fraction_outside > OUT_OF_RANGE_LIMIT
+        return check.range_report.fraction_outside > engine.MAX_OUT_OF_RANGE
 
     def _blockers(self) -> list[str]:
         """Why training cannot start now (empty when it can)."""
@@ -862,7 +514,7 @@ class TrainPage(QWidget):
         reasons = []
         if self._needs_noise_model():
             reasons.append("Training needs a noise model: calibrate one first.")
-        if self._settings_error:
+        if self.settings_form.error:
             reasons.append("Correct the settings.")
         if self._out_of_range() and not self.train_anyway.isChecked():
             reasons.append("Recalibrate over the images' range, or tick Train anyway.")
@@ -877,12 +529,8 @@ class TrainPage(QWidget):
             reasons.append("An image cannot be read (see under the list): remove or replace it.")
         elif self._check is None:
             reasons.append("Checking the images…")
-        check, patch = self._check, self.state.settings.training.patch_size
-        if check is not None and patch > min(check.height, check.width):
-            reasons.append(
-                f"The patch size ({patch}) is larger than the smallest image "
-                f"({check.width}×{check.height} pixels): choose Custom and lower Patch size."
-            )
+        if self.settings_form.patch_problem:
+            reasons.append(self.settings_form.patch_problem)
         return reasons
 
     def _resume_problem(self) -> str:
@@ -930,7 +578,6 @@ class TrainPage(QWidget):
         trained = self.state.training is not None
         blockers = self._blockers()
         resume_problem = self._resume_problem()
-        custom = self.preset_combo.currentData() == "custom"
 
         self.start_button.setEnabled(not running and not blockers)
         self.stop_button.setEnabled(self._job is not None and not self._job.token.cancelled)
@@ -939,15 +586,11 @@ class TrainPage(QWidget):
         )
         self.next_button.setEnabled(trained and not running)
         self.files.setEnabled(not running)
-        self.settings_box.setEnabled(not running)
-        self.custom_box.setEnabled(custom and not running)
-        self.custom_note.setVisible(not custom)
+        self.settings_form.setEnabled(not running)
         self.calibrate_button.setEnabled(not running)
         self.train_anyway.setEnabled(not running)
         self.progress.setVisible(running)
 
-        self.settings_error.setText(self._settings_error)
-        self.settings_error.setVisible(bool(self._settings_error))
         self._update_notices()
         summary = self._summary()
         self.summary_label.setText(summary)
@@ -972,7 +615,7 @@ class TrainPage(QWidget):
         elif check is not None and check.range_report is not None:
             report = check.range_report
             share = report.fraction_outside
-            refuse = share > OUT_OF_RANGE_LIMIT
+            refuse = share > engine.MAX_OUT_OF_RANGE
             if refuse:
                 text = (
                     f"{share:.1%} of the pixels ({check.low:g} to {check.high:g}) lie outside "
@@ -1002,17 +645,3 @@ class _ScrollContent(QWidget):
 
     def heightForWidth(self, width: int) -> int:
         return self.layout().totalMinimumHeightForWidth(width)
-
-
-def _check_grid(settings: Settings) -> None:
-    """Refuse a patch size that the U-Net's pooling cannot halve ``depth - 1`` times."""
-    multiple = 2 ** (settings.network.depth - 1)
-    patch = settings.training.patch_size
-    if patch % multiple:
-        below, above = patch // multiple * multiple, (patch // multiple + 1) * multiple
-        choices = " or ".join(str(v) for v in (below, above) if v >= 16)
-        raise engine.ConfigError(
-            f"A network of depth {settings.network.depth} needs a patch size that is a multiple "
-            f"of {multiple}; {patch} is not.",
-            f"Choose {choices}, or a smaller depth.",
-        )

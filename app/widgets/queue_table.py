@@ -179,6 +179,16 @@ class QueueModel(QAbstractTableModel):
         self._rows[position] = replace(self._rows[position], **changes)
         self.dataChanged.emit(self.index(position, 0), self.index(position, len(Column) - 1))
 
+    def fail(self, row_id: int, reason: str, hint: str = "") -> None:
+        """Mark a row Failed, saying why and what to do."""
+        self.update(row_id, status=Status.FAILED, reason=reason, hint=hint)
+
+    def queue_again(self, row_id: int) -> None:
+        """Mark a row Queued for the next Start, forgetting its outcome (files are kept)."""
+        self.update(
+            row_id, status=Status.QUEUED, reason="", hint="", progress=0.0, outputs=(), psnr=None
+        )
+
     # ----------------------------------------------------------------- Qt model
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)

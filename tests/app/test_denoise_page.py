@@ -17,8 +17,10 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox
 
 import pn2v_engine as engine
 from app.pages.denoise import DenoisePage
+from app.pages.denoise_jobs import RESULT_SUFFIXES, is_pn2v_result
 from app.state import DemoInfo
 from app.widgets.queue_table import Column, Status
+from app.workers import Job
 
 SIZE = 64
 GAIN, READ_NOISE = 2.0, 5.0
@@ -143,7 +145,7 @@ def test_files_and_dropped_folder_are_denoised_into_a_new_folder(
     monkeypatch.setattr(
         QFileDialog, "getOpenFileNames", lambda *args: ([str(path) for path in files], "")
     )
-    page.add_files_button.click()
+    page.queue.add_files_button.click()
     _drop(page.drop_zone, [folder])
     assert [row.source.name for row in page.model.rows()] == ["a.tif", "b.tif", "c.tif", "d.tif"]
     assert _text(page, 0, Column.SHAPE) == "—"
@@ -171,7 +173,7 @@ def test_files_and_dropped_folder_are_denoised_into_a_new_folder(
     assert re.fullmatch(
         rf"Denoised 4 files into {re.escape(str(out))} in \d+ s\.", page.status_label.text()
     )
-    assert page.table.isColumnHidden(Column.PSNR)
+    assert page.queue.table.isColumnHidden(Column.PSNR)
 
 
 def test_bad_files_fail_their_own_rows(page: DenoisePage, qtbot, tmp_path: Path) -> None:
@@ -186,8 +188,8 @@ def test_bad_files_fail_their_own_rows(page: DenoisePage, qtbot, tmp_path: Path)
     page.add_paths([gone])
     gone.unlink()  # moved away after it was queued
     page.add_paths([tmp_path / "readme.txt"])  # missing and not an image: refused at once
-    assert not page.drop_message.isHidden()
-    assert "readme.txt" in page.drop_message.text()
+    assert not page.queue.message.isHidden()
+    assert "readme.txt" in page.queue.message.text()
 
     _run(page, qtbot)
 
@@ -262,10 +264,15 @@ def test_cancel_marks_the_rest_cancelled_without_an_error(
 def test_options_write_uncertainty_and_prior_mean(page: DenoisePage, qtbot, tmp_path: Path) -> None:
     source = _write(tmp_path / "cells.tif", 0)
     page.add_paths([source])
-    page.uncertainty_check.setChecked(True)
-    page.prior_check.setChecked(True)
-    page.dtype_combo.setCurrentIndex(page.dtype_combo.findData("input"))
-    for widget in (page.uncertainty_check, page.prior_check, page.dtype_combo, page.output_edit):
+    page.results.uncertainty_check.setChecked(True)
+    page.results.prior_check.setChecked(True)
+    page.results.dtype_combo.setCurrentIndex(page.results.dtype_combo.findData("input"))
+    for widget in (
+        page.results.uncertainty_check,
+        page.results.prior_check,
+        page.results.dtype_combo,
+        page.results.output_edit,
+    ):
         assert widget.toolTip()
 
     _run(page, qtbot)
@@ -286,21 +293,21 @@ def test_output_folder_holding_inputs_is_refused_inline(
     source = _write(tmp_path / "a.tif", 0)
     before = sorted(tmp_path.iterdir())
     page.add_paths([source])
-    page.output_edit.setText(str(tmp_path))
+    page.results.output_edit.setText(str(tmp_path))
     page.start_button.click()
     assert not page.running
-    assert not page.output_message.isHidden()
-    assert "holds the input a.tif" in page.output_message.text()
+    assert not page.results.output_message.isHidden()
+    assert "holds the input a.tif" in page.results.output_message.text()
     assert page.model.row(0).status == Status.QUEUED
     assert sorted(tmp_path.iterdir()) == before
 
-    page.output_edit.setText("results")  # relative: where would that be?
+    page.results.output_edit.setText("results")  # relative: where would that be?
     page.start_button.click()
     assert not page.running
-    assert "full path" in page.output_message.text()
+    assert "full path" in page.results.output_message.text()
 
-    page.output_edit.setText(str(tmp_path / "results"))  # typing hides the message
-    assert page.output_message.isHidden()
+    page.results.output_edit.setText(str(tmp_path / "results"))  # typing hides the message
+    assert page.results.output_message.isHidden()
     _run(page, qtbot)
     assert (tmp_path / "results" / "a_pn2v.tif").is_file()
 
@@ -319,7 +326,7 @@ def test_demo_ground_truth_gives_psnr(
     state = page.context.state
     state.load_demo(demo, state.settings)  # resets the project: train it again
     assert [row.source for row in page.model.rows()] == images
-    assert not page.table.isColumnHidden(Column.PSNR)
+    assert not page.queue.table.isColumnHidden(Column.PSNR)
     noise_model, result = trained
     state.noise_model = noise_model
     state.set_training(result)
@@ -355,8 +362,8 @@ def test_batch_after_batch_keeps_earlier_results(page: DenoisePage, qtbot, tmp_p
     assert f"Denoised 2 files into {second_out}" in page.status_label.text()
 
     assert not page.start_button.isEnabled()  # nothing left to run
-    page.table.selectRow(0)
-    page.requeue_button.click()
+    page.queue.table.selectRow(0)
+    page.queue.requeue_button.click()
     assert page.model.row(0).status == Status.QUEUED
     _run(page, qtbot)
     assert sorted(p.name for p in (tmp_path / "data" / "a_pn2v").iterdir()) == ["a_pn2v.tif"]
@@ -367,30 +374,32 @@ def test_viewer_compares_the_selected_row_and_opens_its_folder(
     page: DenoisePage, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     page.add_paths([_write(tmp_path / "in" / f"{name}.tif", i) for i, name in enumerate("ab")])
-    assert not page.open_button.isEnabled()
+    assert not page.viewer.open_button.isEnabled()
     _run(page, qtbot)
 
     # the first finished row is shown without being asked
-    qtbot.waitUntil(lambda: page.compare.before_view.image is not None, timeout=10_000)
-    page.table.selectRow(1)
+    qtbot.waitUntil(lambda: page.viewer.compare.before_view.image is not None, timeout=10_000)
+    page.queue.table.selectRow(1)
+    assert "preview" in [job.name for job in Job.running()]
+    assert not page.context.busy  # reading a result is a background job
     row = page.model.row(1)
     expected = tifffile.imread(row.outputs[0])
     qtbot.waitUntil(
-        lambda: np.array_equal(page.compare.after_view.image[0], expected), timeout=10_000
+        lambda: np.array_equal(page.viewer.compare.after_view.image[0], expected), timeout=10_000
     )
-    assert np.array_equal(page.compare.before_view.image[0], tifffile.imread(row.source))
-    assert "b.tif" in page.compare.before_view.title
+    assert np.array_equal(page.viewer.compare.before_view.image[0], tifffile.imread(row.source))
+    assert "b.tif" in page.viewer.compare.before_view.title
 
     opened: list[QUrl] = []
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
-    assert page.open_button.isEnabled()
-    page.open_button.click()
+    assert page.viewer.open_button.isEnabled()
+    page.viewer.open_button.click()
     assert [Path(url.toLocalFile()) for url in opened] == [row.outputs[0].parent]
 
-    page.remove_button.click()  # removes the selected row
+    page.queue.remove_button.click()  # removes the selected row
     assert [r.source.name for r in page.model.rows()] == ["a.tif"]
-    page.clear_button.click()
-    assert page.model.rowCount() == 0 and not page.placeholder.isHidden()
+    page.queue.clear_button.click()
+    assert page.model.rowCount() == 0 and not page.queue.placeholder.isHidden()
 
 
 def test_out_of_memory_stops_the_batch_with_an_error_box(
@@ -407,3 +416,47 @@ def test_out_of_memory_stops_the_batch_with_an_error_box(
     assert [info.message for info in shown] == ["Out of memory on cpu."]
     assert [row.status for row in page.model.rows()] == [Status.FAILED, Status.QUEUED]
     assert page.status_label.text().startswith("Stopped: Out of memory")
+
+
+def test_dropped_folder_skips_earlier_results(page: DenoisePage, qtbot, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    a, b = _write(data / "a.tif", 0), _write(data / "b.tif", 1)
+    page.add_paths([a])  # one file: its results go into data/a_pn2v
+    page.results.uncertainty_check.setChecked(True)
+    page.results.prior_check.setChecked(True)
+    _run(page, qtbot)
+    results = sorted((data / "a_pn2v").iterdir())
+    assert len(results) == 3 and all(is_pn2v_result(path) for path in results)
+
+    page.queue.clear_button.click()
+    page.results.uncertainty_check.setChecked(False)
+    page.results.prior_check.setChecked(False)
+    _drop(page.drop_zone, [data])
+    assert [row.source for row in page.model.rows()] == [a, b]
+    message = page.queue.message
+    assert not message.isHidden() and message.objectName() == "note"
+    where = Path("data", "a_pn2v")
+    assert message.text().startswith(f"Skipped 3 earlier PN2V results in {where}.")
+    _run(page, qtbot)
+    assert sorted(p.name for p in (tmp_path / "data_pn2v").rglob("*")) == [
+        "a_pn2v.tif",
+        "b_pn2v.tif",
+    ]
+
+    assert page.add_paths([results[0]]) == 1  # a result named on its own is taken
+    assert message.isHidden()
+    page.add_paths([data / "a_pn2v", tmp_path / "notes.txt"])
+    assert message.objectName() == "errorText"
+    assert "notes.txt" in message.text()
+    assert "Skipped 3 earlier PN2V results in a_pn2v." in message.text()
+
+
+def test_result_names_are_the_engines() -> None:
+    from pn2v_engine import batch
+
+    assert RESULT_SUFFIXES == (batch.SUFFIX_MMSE, batch.SUFFIX_STD, batch.SUFFIX_PRIOR)
+    assert is_pn2v_result(Path("cells_2_pn2v_uncertainty.tif"))
+    assert is_pn2v_result(Path("cells_pn2v_prior_mean.TIF"))
+    assert not is_pn2v_result(Path("cells_pn2v.png"))  # results are always TIFF
+    assert not is_pn2v_result(Path("pn2v.tif"))
+    assert not is_pn2v_result(Path("cells_pn2v_old.tif"))

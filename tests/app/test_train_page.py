@@ -18,7 +18,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 import pn2v_engine as engine
 from app import dialogs
 from app.context import AppContext
-from app.pages.train import TrainPage, centred_crop
+from app.pages.train import TrainPage
+from app.pages.train_jobs import centred_crop
 from app.state import DemoInfo
 from app.user_settings import load_settings
 
@@ -114,7 +115,7 @@ def test_trains_shows_curves_and_preview_then_asks_before_replacing(
     assert page.running and shown(page.progress)
     assert page.stop_button.isEnabled()
     assert not page.start_button.isEnabled() and not page.resume_button.isEnabled()
-    assert not page.files.isEnabled() and not page.settings_box.isEnabled()
+    assert not page.files.isEnabled() and not page.settings_form.isEnabled()
     qtbot.waitUntil(lambda: not page.running, timeout=TIMEOUT_MS)
 
     training = context.state.training
@@ -128,7 +129,7 @@ def test_trains_shows_curves_and_preview_then_asks_before_replacing(
     assert "Finished 3 epochs" in page.summary_label.text()
     assert "raise Epochs" in page.summary_label.text()  # all epochs done: Resume is off
     assert page.next_button.isEnabled() and not page.resume_button.isEnabled()
-    assert page.files.isEnabled() and page.settings_box.isEnabled()
+    assert page.files.isEnabled() and page.settings_form.isEnabled()
     assert not shown(page.progress)
     with qtbot.waitSignal(context.go_to_step) as step:
         page.next_button.click()
@@ -167,8 +168,8 @@ def test_stop_keeps_the_weights_and_resume_continues(
     assert page.next_button.isEnabled()
 
     # train a little longer than was done: Custom, Epochs = done + 2, Resume
-    choose(page.preset_combo, "custom")
-    page.epochs_spin.setValue(done + 2)
+    choose(page.settings_form.preset_combo, "custom")
+    page.settings_form.epochs_spin.setValue(done + 2)
     assert context.state.settings.training.epochs == done + 2
     assert f"Resume continues to {done + 2} epochs" in page.summary_label.text()
     page.resume_button.click()
@@ -235,64 +236,65 @@ def test_presets_and_custom_settings(
     qtbot, page: TrainPage, context: AppContext, data: dict
 ) -> None:
     state = context.state
-    assert page.preset_combo.currentText() == "CPU quick (minutes)"
-    assert not page.custom_box.isEnabled() and shown(page.custom_note)
-    assert "Resolution levels of the U-Net." in page.depth_spin.toolTip()
+    form = page.settings_form
+    assert form.preset_combo.currentText() == "CPU quick (minutes)"
+    assert not form.custom_box.isEnabled() and shown(form.custom_note)
+    assert "Resolution levels of the U-Net." in form.depth_spin.toolTip()
     spins = (
-        page.samples_spin,
-        page.depth_spin,
-        page.features_spin,
-        page.patch_spin,
-        page.batch_spin,
-        page.epochs_spin,
-        page.steps_spin,
-        page.rate_spin,
-        page.val_spin,
+        form.samples_spin,
+        form.depth_spin,
+        form.features_spin,
+        form.patch_spin,
+        form.batch_spin,
+        form.epochs_spin,
+        form.steps_spin,
+        form.rate_spin,
+        form.val_spin,
     )
     assert all(spin.toolTip() for spin in spins)
 
-    choose(page.preset_combo, "paper")
+    choose(form.preset_combo, "paper")
     assert state.settings == engine.preset("paper")
-    assert page.samples_spin.value() == 800 and page.patch_spin.value() == 100
+    assert form.samples_spin.value() == 800 and form.patch_spin.value() == 100
 
     # Custom starts from the preset's values
-    choose(page.preset_combo, "custom")
-    assert page.custom_box.isEnabled() and not shown(page.custom_note)
+    choose(form.preset_combo, "custom")
+    assert form.custom_box.isEnabled() and not shown(form.custom_note)
     assert state.settings.preset == "custom"
     assert state.settings.network == engine.preset("paper").network
-    page.epochs_spin.setValue(7)
-    page.val_spin.setValue(25)
-    page.rate_spin.stepBy(1)  # 1e-4 -> 2e-4 on the 1-2-5 ladder
+    form.epochs_spin.setValue(7)
+    form.val_spin.setValue(25)
+    form.rate_spin.stepBy(1)  # 1e-4 -> 2e-4 on the 1-2-5 ladder
     assert state.settings.training.epochs == 7
     assert state.settings.training.val_fraction == pytest.approx(0.25)
     assert state.settings.training.learning_rate == pytest.approx(2e-4)
-    assert page.rate_spin.text() == "0.0002"
+    assert form.rate_spin.text() == "0.0002"
 
     # depth 4 needs patches of a multiple of 8: shown in red, the settings stay valid
-    page.depth_spin.setValue(4)
-    assert shown(page.settings_error)
-    assert "multiple of 8" in page.settings_error.text()
+    form.depth_spin.setValue(4)
+    assert shown(form.error_label)
+    assert "multiple of 8" in form.error_label.text()
     assert state.settings.network.depth == 3
     assert "Correct the settings" in page.start_button.toolTip()
-    page.patch_spin.setValue(96)
-    assert not shown(page.settings_error)
+    form.patch_spin.setValue(96)
+    assert not shown(form.error_label)
     assert (state.settings.network.depth, state.settings.training.patch_size) == (4, 96)
 
     # an engine ConfigError (a batch that accumulate does not divide) is shown, not raised
     state.set_settings(state.settings.with_changes(**{"training.accumulate": 4}))
-    page.batch_spin.setValue(10)
-    assert shown(page.settings_error) and "accumulate" in page.settings_error.text()
+    form.batch_spin.setValue(10)
+    assert shown(form.error_label) and "accumulate" in form.error_label.text()
     assert state.settings.training.batch_size == 80
 
     # patches larger than the images: Start says so
-    page.batch_spin.setValue(8)
+    form.batch_spin.setValue(8)
     ready(qtbot, page, context, data["images"], data["model"])
     assert not page.start_button.isEnabled()
     assert "larger than the smallest image (64×64" in page.hint_label.text()
 
 
 def test_device_choice_is_remembered(page: TrainPage, context: AppContext) -> None:
-    combo = page.device_combo
+    combo = page.settings_form.device_combo
     assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "cpu"]
     assert combo.currentData() == "auto"
     choose(combo, "cpu")
@@ -310,22 +312,24 @@ def test_demo_fills_images_and_shows_its_preset(
     context.state.load_demo(demo, demo_settings)
     assert context.state.training_images == data["images"]
     assert page.files.files() == data["images"]
-    assert page.preset_combo.currentText() == "Demo (short)"
-    assert not page.custom_box.isEnabled()
-    choose(page.preset_combo, "cpu")
+    assert page.settings_form.preset_combo.currentText() == "Demo (short)"
+    assert not page.settings_form.custom_box.isEnabled()
+    choose(page.settings_form.preset_combo, "cpu")
     assert context.state.settings == engine.preset("cpu")
-    choose(page.preset_combo, "demo")
+    choose(page.settings_form.preset_combo, "demo")
     assert context.state.settings == demo_settings
     qtbot.waitUntil(lambda: page.image_view.image is not None, timeout=TIMEOUT_MS)
 
     context.state.new()  # a new project has no demo preset
-    assert page.preset_combo.findData("demo") < 0
+    assert page.settings_form.preset_combo.findData("demo") < 0
     assert page.files.count == 0
 
 
 def test_dropped_files_are_added_and_previewed(
     qtbot, page: TrainPage, context: AppContext, data: dict
 ) -> None:
+    busy = []
+    context.busy_changed.connect(busy.append)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path)) for path in data["images"]])
     copy, left, no_keys = (
@@ -341,6 +345,8 @@ def test_dropped_files_are_added_and_previewed(
     qtbot.waitUntil(lambda: page.image_view.image is not None, timeout=TIMEOUT_MS)
     assert page.image_view.image.shape == (1, 64, 64)
     assert page.image_view.title.startswith("noisy_0.tif")
+    qtbot.waitUntil(lambda: page._check is not None, timeout=TIMEOUT_MS)
+    assert busy == []  # reading and checking images leave the window free
 
 
 def test_a_trained_project_shows_its_history(qtbot, context: AppContext, data: dict) -> None:

@@ -1,0 +1,125 @@
+"""The Denoise page's "Results" box: where results go, their pixel type, extra maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+from app.context import AppContext
+
+DEFAULT_FOLDER_HINT = "New folder beside the inputs (automatic)"
+
+OUTPUT_TYPES = (
+    ("32-bit float (recommended)", "float32"),
+    ("Same as input", "input"),
+)
+
+
+class ResultOptions(QGroupBox):
+    """The output folder (empty: automatic), the pixel type, and the optional maps."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__("Results", parent)
+        self.context = context
+        self.output_edit = QLineEdit()
+        self.output_edit.setPlaceholderText(DEFAULT_FOLDER_HINT)
+        self.output_edit.setClearButtonEnabled(True)
+        self.output_edit.setToolTip(
+            "Where the denoised files go. Leave empty for a new folder beside the inputs "
+            "for every batch (named like <folder>_pn2v), so earlier results are never "
+            "overwritten. A folder that holds input files is refused."
+        )
+        self.output_edit.textChanged.connect(lambda: self.output_message.hide())
+        self.choose_button = QPushButton("C&hoose…")
+        self.choose_button.setToolTip("Choose the output folder.")
+        self.choose_button.clicked.connect(self._choose_output)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.output_edit, 1)
+        folder_row.addWidget(self.choose_button)
+        self.output_message = QLabel()
+        self.output_message.setObjectName("errorText")
+        self.output_message.setWordWrap(True)
+        self.output_message.hide()
+        self.dtype_combo = QComboBox()
+        for text, value in OUTPUT_TYPES:
+            self.dtype_combo.addItem(text, value)
+        self.dtype_combo.setToolTip(
+            "32-bit float keeps the denoised values exactly, including fractions of a grey "
+            "level; Fiji and most tools open it.\n"
+            "Same as input writes the input's pixel type (for example 16-bit): smaller files "
+            "that behave like your originals, with values rounded and clipped to that type."
+        )
+        self.uncertainty_check = QCheckBox("&Uncertainty map")
+        self.uncertainty_check.setToolTip(
+            "Also save <name>_pn2v_uncertainty.tif (32-bit): for every pixel the posterior "
+            "standard deviation, in the image's grey levels — how sure PN2V is of the "
+            "denoised value. Bright areas deserve caution when you measure."
+        )
+        self.prior_check = QCheckBox("&Prior mean")
+        self.prior_check.setToolTip(
+            "Also save <name>_pn2v_prior_mean.tif: the network's guess before the noise model "
+            "weighs it against the pixel you measured (a Noise2Void-like result). Useful for "
+            "comparison; the main result is usually better."
+        )
+        extras = QHBoxLayout()
+        extras.addWidget(self.uncertainty_check)
+        extras.addWidget(self.prior_check)
+        extras.addStretch(1)
+        form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Output folder:", folder_row)
+        form.addRow("", self.output_message)
+        dtype_label = QLabel("Pixel t&ype:")
+        dtype_label.setBuddy(self.dtype_combo)
+        form.addRow(dtype_label, self.dtype_combo)
+        form.addRow("Also save:", extras)
+
+    def fields(self) -> list[QWidget]:
+        """The editable widgets, in tab order."""
+        return [
+            self.output_edit,
+            self.choose_button,
+            self.dtype_combo,
+            self.uncertainty_check,
+            self.prior_check,
+        ]
+
+    def chosen_folder(self) -> Path | None:
+        """The folder typed or chosen, or ``None`` for a new one beside the inputs."""
+        text = self.output_edit.text().strip()
+        return Path(text).expanduser() if text else None
+
+    def options(self) -> Any:
+        """The :class:`pn2v_engine.DenoiseOptions` chosen here."""
+        from pn2v_engine import DenoiseOptions
+
+        return DenoiseOptions(
+            uncertainty=self.uncertainty_check.isChecked(),
+            prior_mean=self.prior_check.isChecked(),
+            dtype=self.dtype_combo.currentData(),
+        )
+
+    def refuse(self, text: str) -> None:
+        """Say under the folder why it cannot be used; typing hides it again."""
+        self.output_message.setText(text.strip())
+        self.output_message.show()
+
+    def _choose_output(self) -> None:
+        start = self.output_edit.text() or self.context.last_folder("denoise output")
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the denoised files", start)
+        if folder:
+            self.context.remember_folder("denoise output", Path(folder))
+            self.output_edit.setText(folder)
