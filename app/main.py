@@ -55,10 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_style(app)
 
     from app.main_window import MainWindow
+    from app.workers import stop_all
 
     window = MainWindow(load_settings())
     install_exception_hooks(lambda kind, error, tb: _report_unhandled(window, error))
     window.context.devices_changed.connect(lambda: _log_devices(window.context.devices))
+    # quitting without closing the window (logout, Ctrl-C) still stops the workers
+    app.aboutToQuit.connect(lambda: stop_all())
     window.show()
     log.info("%s started", APP_NAME)
     if args.project:

@@ -25,6 +25,11 @@ def _wait(app: object, condition: Callable[[], bool], timeout_s: float, what: st
         time.sleep(0.02)
 
 
+def _points(curve: object) -> int:
+    x = curve.getData()[0]  # type: ignore[attr-defined]
+    return 0 if x is None else len(x)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="where the PNG files go")
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _wait(app, lambda: bool(window.context.devices), 60, "the device probe")
     window.try_demo()
-    _wait(app, lambda: window.state.demo is not None, 120, "the demo data")
+    _wait(app, lambda: window.state.demo is not None and idle(), 120, "the demo data")
     if args.epochs is not None:
         window.state.set_settings(
             window.state.settings.with_changes(**{"training.epochs": args.epochs})
@@ -79,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     epochs = window.state.settings.training.epochs
     _wait(
         app,
-        lambda: len(train.plots.val_curve.getData()[0] or []) >= max(2, epochs // 2),
+        lambda: _points(train.plots.val_curve) >= max(2, epochs // 2),
         1800,
         "half the training",
     )

@@ -16,4 +16,4 @@ def apply_style(app: QApplication) -> None:
         app.setStyleSheet(sheet.read_text(encoding="utf-8"))
     import pyqtgraph as pg
 
-    pg.setConfigOptions(background="w", foreground="#303540", antialias=True)
+    pg.setConfigOptions(background="w", foreground="#303540", antialias=False)

@@ -9,6 +9,7 @@ followed by ``finished()`` once the thread has stopped.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import logging
 import traceback
@@ -183,3 +184,7 @@ def stop_all(timeout_ms: int = 30_000) -> bool:
     for job in jobs:
         job.cancel()
     return all(job.wait(timeout_ms) for job in jobs)
+
+
+# a script that ends without closing its windows must not destroy running threads
+atexit.register(stop_all)

@@ -99,7 +99,7 @@ def main() -> int:
 
     wait(app, lambda: bool(window.context.devices), 60)
     window.try_demo()
-    wait(app, lambda: window.state.demo is not None, 120)
+    wait(app, lambda: window.state.demo is not None and idle(), 120)
     window.state.set_settings(preset("cpu"))
     window.calibrate_page.build()
     wait(app, lambda: window.state.noise_model is not None and idle(), 300)

@@ -22,6 +22,20 @@ from app.context import AppContext
 from app.demo import create_demo, demo_settings, new_demo_folder
 from app.workers import Job, call
 
+NEEDS = (
+    "<ol style='margin-left:-20px'>"
+    "<li><b>Calibration frames</b>: 20–100 frames of a static scene, such as an "
+    "out-of-focus field diaphragm, that span your samples' brightness, taken with the "
+    "camera settings you image with. No calibration? The noise model can be estimated "
+    "from the noisy images instead (less accurate).</li>"
+    "<li><b>Noisy images</b> of your samples to train on: the ones you want to denoise, "
+    "or others from the same microscope and settings. No clean images are needed.</li>"
+    "<li><b>Time</b>: the <i>CPU quick</i> preset trains in about ten minutes on a "
+    "laptop; a GPU runs the paper's full configuration.</li>"
+    "</ol>"
+    "<p>Results are written into a new folder; your original files are never changed. "
+    "Everything is kept in one project file you can reopen to denoise more images.</p>"
+)
 INTRO = (
     "PN2V Studio removes noise from fluorescence images using only the noisy images "
     "themselves. Three steps: <b>Calibrate</b> your camera's noise from a stack of frames "
@@ -80,7 +94,6 @@ class StartPage(QWidget):
         self.demo_progress.setFormat("Writing the demo data…")
         self.demo_progress.hide()
         grid.addWidget(self.demo_progress, 3, 0, 1, 2)
-        grid.setRowStretch(4, 1)
 
         recent_box = QGroupBox("Recent projects")
         self.recent = QListWidget()
@@ -91,11 +104,22 @@ class StartPage(QWidget):
         recent_layout = QVBoxLayout(recent_box)
         recent_layout.addWidget(self.recent)
 
+        needs_box = QGroupBox("What you need")
+        needs = QLabel(NEEDS)
+        needs.setWordWrap(True)
+        needs.setTextFormat(Qt.TextFormat.RichText)
+        needs_layout = QVBoxLayout(needs_box)
+        needs_layout.addWidget(needs)
+        needs_layout.addStretch(1)
+        left = QVBoxLayout()
+        left.addWidget(actions)
+        left.addWidget(needs_box, 1)
+
         columns = QHBoxLayout()
-        columns.addWidget(actions, 3)
+        columns.addLayout(left, 3)
         columns.addWidget(recent_box, 2)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setContentsMargins(14, 12, 14, 12)
         layout.setSpacing(14)
         layout.addWidget(title)
         layout.addWidget(intro)

@@ -16,6 +16,7 @@ squared error is always positive and can be shown on a log axis.
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,6 +52,10 @@ def _format_loss(value: float) -> str:
     return f"{value:.4g}" if math.isfinite(value) else _NONE
 
 
+#: Seconds between redraws of the curves during training.
+REDRAW_INTERVAL_S = 1.0
+
+
 class _Series:
     """(x, y) points in arrays that grow by doubling: appending is O(1), reading a view."""
 
@@ -69,6 +74,9 @@ class _Series:
             self._data = grown
         self._data[:, self.size] = x, y
         self.size += 1
+
+    def drop_last(self) -> None:
+        self.size -= 1
 
     def set(self, x: list[float], y: list[float]) -> None:
         self._data = np.array([x, y], dtype=np.float64).reshape(2, -1)
@@ -216,7 +224,12 @@ class TrainingPlots(QWidget):
         """Add one report of a running training (a :class:`pn2v_engine.TrainProgress`)."""
         p = progress
         x = p.epoch - 1 + p.step / p.steps_per_epoch
+        # one point per finished epoch (its mean loss, as the history has it), and a
+        # last point that follows the running epoch's mean until the epoch ends
+        if self._epoch_running:
+            self.train_points.drop_last()
         self.train_points.append(x, p.train_loss)
+        self._epoch_running = not p.epoch_finished
         self._check_log_scale([p.train_loss])
         if p.learning_rate > 0:  # a log axis cannot show the rate of 0 a cosine ends on
             self.lr_points.append(x, p.learning_rate)
@@ -224,7 +237,12 @@ class TrainingPlots(QWidget):
             self.val_points.append(float(p.epoch), p.val_loss)
             self.best_val = min(self.best_val, p.val_loss)
             self._check_log_scale([p.val_loss])
-        self._redraw(validation=p.epoch_finished)
+        # curves at most once a second (repainting the plots is the GUI's costliest work
+        # while training shares the CPU), labels on every report
+        now = time.monotonic()
+        if p.epoch_finished or now - self._drawn_at >= REDRAW_INTERVAL_S:
+            self._redraw(validation=p.epoch_finished)
+            self._drawn_at = now
         self.epoch_label.setText(f"Epoch {p.epoch}/{p.epochs}")
         self.step_label.setText(f"Step {p.step}/{p.steps_per_epoch}")
         self.speed_label.setText(f"Speed {p.steps_per_s:.1f} steps/s")
@@ -259,6 +277,8 @@ class TrainingPlots(QWidget):
         """Remove all points and figures, and allow a log scale again."""
         for series in (self.train_points, self.val_points, self.lr_points):
             series.clear()
+        self._epoch_running = False
+        self._drawn_at = -math.inf
         self.best_val = math.inf
         self.has_nonpositive_loss = False
         self.log_scale.setEnabled(True)
@@ -282,10 +302,11 @@ class TrainingPlots(QWidget):
             self.log_scale.setToolTip(_NO_LOG_TIP)
 
     def _redraw(self, validation: bool) -> None:
-        self.train_curve.setData(self.train_points.x, self.train_points.y)
-        self.lr_curve.setData(self.lr_points.x, self.lr_points.y)
+        # copies: the series' buffers change in place between redraws
+        self.train_curve.setData(self.train_points.x.copy(), self.train_points.y.copy())
+        self.lr_curve.setData(self.lr_points.x.copy(), self.lr_points.y.copy())
         if validation:
-            self.val_curve.setData(self.val_points.x, self.val_points.y)
+            self.val_curve.setData(self.val_points.x.copy(), self.val_points.y.copy())
 
     def _set_log_scale(self, on: bool) -> None:
         self.loss_plot.setLogMode(y=on)

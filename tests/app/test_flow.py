@@ -57,6 +57,11 @@ def window(qtbot):
     window.close()
 
 
+def _points(curve) -> int:
+    x = curve.getData()[0]
+    return 0 if x is None else len(x)
+
+
 def idle(qtbot, window) -> None:
     qtbot.waitUntil(lambda: not window.context.busy, timeout=120_000)
 
@@ -80,7 +85,7 @@ def test_calibrate_train_stop_resume_denoise_save_reopen(qtbot, window, files, t
     window.state.set_settings(preset("cpu").with_changes(**TINY))
     qtbot.waitUntil(train.start_button.isEnabled, timeout=30_000)
     train.start_button.click()
-    qtbot.waitUntil(lambda: len(train.plots.val_curve.getData()[0] or []) >= 1, timeout=60_000)
+    qtbot.waitUntil(lambda: _points(train.plots.val_curve) >= 1, timeout=60_000)
     train.stop_button.click()
     idle(qtbot, window)
     stopped = window.state.training

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from app.widgets import training_plots
 from app.widgets.training_plots import TrainingPlots, format_duration
 from pn2v_engine import History, TrainProgress
 
@@ -62,11 +63,30 @@ def _log_y(plot) -> bool:
     return plot.getAxis("left").logMode
 
 
-def test_curves_get_a_point_per_report(plots: TrainingPlots) -> None:
+def test_curves_redraw_at_most_once_a_second_but_at_every_epoch_end(
+    plots: TrainingPlots,
+) -> None:
+    reports = _run(epochs=2, steps=4)
+    _feed(plots, reports[:3])  # the first report draws; the next ones come too soon
+    np.testing.assert_allclose(plots.train_curve.xData, [0.25])
+    _feed(plots, reports[3:4])  # epoch end
+    np.testing.assert_allclose(plots.train_curve.xData, [1.0])
+    np.testing.assert_allclose(plots.val_curve.xData, [1.0])
+
+
+def test_training_loss_has_a_point_per_epoch_and_one_that_follows_the_running_epoch(
+    plots: TrainingPlots, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(training_plots, "REDRAW_INTERVAL_S", 0.0)
     reports = _run(epochs=3, steps=4)
-    _feed(plots, reports)
-    np.testing.assert_allclose(plots.train_curve.xData, np.arange(1, 13) / 4)
-    np.testing.assert_allclose(plots.train_curve.yData, [r.train_loss for r in reports])
+    _feed(plots, reports[:6])  # epoch 1 and half of epoch 2
+    np.testing.assert_allclose(plots.train_curve.xData, [1.0, 1.5])
+    np.testing.assert_allclose(
+        plots.train_curve.yData, [reports[3].train_loss, reports[5].train_loss]
+    )
+    _feed(plots, reports[6:])
+    np.testing.assert_allclose(plots.train_curve.xData, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(plots.train_curve.yData, [reports[i].train_loss for i in (3, 7, 11)])
     # validation only at the epoch ends, though mid-epoch reports carry the last one too
     np.testing.assert_array_equal(plots.val_curve.xData, [1.0, 2.0, 3.0])
     np.testing.assert_allclose(plots.val_curve.yData, [1.6, 1.2, 0.8])
@@ -80,10 +100,11 @@ def test_curves_get_a_point_per_report(plots: TrainingPlots) -> None:
 def test_throttled_reports_and_a_long_run(plots: TrainingPlots) -> None:
     reports = _run(epochs=40, steps=50, every=7)
     _feed(plots, reports)  # more points than the first buffer holds
-    assert len(plots.train_curve.xData) == len(reports) == 40 * 8
+    assert len(reports) == 40 * 8
+    assert len(plots.lr_curve.xData) == len(reports) - 1  # buffer outgrown; final rate 0 left out
     assert len(plots.val_curve.xData) == 40
     x = plots.train_curve.xData
-    assert np.all(np.diff(x) > 0) and x[0] == pytest.approx(7 / 50) and x[-1] == 40.0
+    assert np.array_equal(x, np.arange(1, 41))
 
 
 def test_labels(plots: TrainingPlots) -> None:
