@@ -16,7 +16,23 @@ def probe_devices() -> list[tuple[str, str]]:
         devices.append((f"cuda:{index}", describe_device(torch.device("cuda", index))))
     if best.type == "mps":
         devices.append(("mps", describe_device(best)))
+    _warm_up_engine()
     return devices
+
+
+def _warm_up_engine() -> None:
+    """Import the engine's heavy modules now, while the app is idle.
+
+    An import holds the interpreter (and its import lock) in long stretches; done
+    for the first time when training starts, it froze the window for ~150 ms. The
+    largest is torch's compiler front end, which some torch functions used in
+    training (``torch.unique``) import on their first call.
+    """
+    import torch._dynamo
+
+    from pn2v_engine import iter_denoise_file, iter_train, load_project, save_project
+
+    del torch, iter_denoise_file, iter_train, load_project, save_project
 
 
 def torch_build() -> str:

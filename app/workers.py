@@ -12,6 +12,9 @@ from __future__ import annotations
 import atexit
 import errno
 import logging
+import os
+import sys
+import threading
 import traceback
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -22,6 +25,9 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from app.paths import log_file
 
 log = logging.getLogger(__name__)
+
+#: How much lower (in nice steps) a worker runs than the GUI thread.
+WORKER_NICE = 5
 
 Factory = Callable[[Any], Generator[Any, None, Any]]
 
@@ -68,6 +74,22 @@ class ErrorInfo:
         )
 
 
+def _yield_cpu_to_the_gui() -> None:
+    """Lower this thread's CPU priority so the GUI thread stays responsive.
+
+    Training keeps every core busy; at equal priority a repaint of the GUI waits its
+    turn and the window stutters. On Linux the nice value is per thread and the
+    compute threads that torch starts from this thread inherit it; elsewhere Qt's
+    ``LowPriority`` (set when the thread starts) does the same.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + WORKER_NICE)
+        except OSError as error:
+            log.debug("could not lower the worker's priority: %s", error)
+
+
 class _Worker(QObject):
     progress = Signal(object)
     succeeded = Signal(object)
@@ -85,6 +107,7 @@ class _Worker(QObject):
     def run(self) -> None:
         from pn2v_engine import Cancelled, PN2VError
 
+        _yield_cpu_to_the_gui()
         try:
             generator = self._factory(self._token)
             while True:
@@ -149,7 +172,7 @@ class Job(QObject):
     def start(self) -> None:
         log.info("%s: started", self.name)
         Job._running.add(self)
-        self._thread.start()
+        self._thread.start(QThread.Priority.LowPriority)
 
     def cancel(self) -> None:
         """Ask the operation to stop at its next check; outcomes still arrive."""

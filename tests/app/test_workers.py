@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import errno
+import os
+import sys
 import threading
 import time
 
 import pytest
 from PySide6.QtCore import QThread
 
-from app.workers import ErrorInfo, Job, call, stop_all
+from app.workers import WORKER_NICE, ErrorInfo, Job, call, stop_all
 from pn2v_engine import CalibrationError, Cancelled
 
 
@@ -107,3 +109,14 @@ def test_call_wraps_a_plain_function(qtbot):
 )
 def test_resource_errors_get_plain_words(error, words):
     assert words in ErrorInfo.from_exception(error).message
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_workers_run_at_a_lower_cpu_priority_than_the_gui(qtbot):
+    def factory(token):
+        tid = threading.get_native_id()
+        yield os.getpriority(os.PRIO_PROCESS, tid)
+
+    gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = _run(qtbot, Job("nice", factory))
+    assert seen["progress"] == [min(gui + WORKER_NICE, 19)]
