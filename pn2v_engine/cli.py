@@ -72,15 +72,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     options = {"bins": args.bins, "value_range": value_range, "prior_strength": args.prior_strength}
     with _interrupt_cancels() as token:
         if args.signal:
-            signal_image = read_image(args.signal).as_float32()
-            if signal_image.shape[0] != 1:
-                raise PN2VError(
-                    f"--signal {args.signal} holds {signal_image.shape[0]} frames; it must be "
-                    "one clean image.",
-                    "Average your frames into one image first, or calibrate from the stack.",
-                )
             observations = [read_image(p).data for p in args.inputs]
-            generator = iter_calibrate_pairs(signal_image[0], observations, cancel=token, **options)
+            generator = iter_calibrate_pairs(
+                _clean_image(args.signal), observations, cancel=token, **options
+            )
         else:
             generator = iter_calibrate(args.inputs, cancel=token, **options)
         result = _drive_stages(generator)
@@ -120,6 +115,108 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
     images = [read_image(p).as_float32() for p in _expand(args.inputs)]
     model = estimate_poisson_gaussian(images)
+    path = model.save(args.output)
+    _say(model.describe())
+    _say("A noise model measured from a calibration stack is better; use one when you can.")
+    _say(f"Noise model written to {path}")
+    return 0
+
+
+def cmd_fit_gmm(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .calibration import iter_fit_gmm_calibration
+    from .io import read_image
+    from .noise_models import iter_fit_gmm
+
+    options = {**_gmm_options(args), "value_range": tuple(args.range) if args.range else None}
+    with _interrupt_cancels() as token:
+        if args.signal:
+            clean = _clean_image(args.signal)
+            observations = [read_image(p).data for p in args.inputs]
+            for path, array in zip(args.inputs, observations, strict=True):
+                if array.shape[-2:] != clean.shape:
+                    raise PN2VError(
+                        f"{path} is {array.shape[-1]}x{array.shape[-2]} pixels but --signal "
+                        f"{args.signal} is {clean.shape[1]}x{clean.shape[0]}.",
+                        "Pair the clean image with noisy images of the same size.",
+                    )
+            stack = np.concatenate([a.reshape(-1, *clean.shape) for a in observations])
+            generator = iter_fit_gmm(clean, stack, cancel=token, **options)
+        else:
+            generator = iter_fit_gmm_calibration(args.inputs, cancel=token, **options)
+        model = _drive_stages(generator)
+    path = model.save(args.output)
+    fit = model.metadata["fit"]
+    _say(model.describe())
+    _say(
+        f"Fitted to {fit['pairs']} pairs in {fit['seconds']:.1f} s; held-out negative "
+        f"log-likelihood {fit['held_out_nll'][str(fit['best_step'])]:.4f} "
+        f"(step {fit['best_step']} of {fit['steps']})."
+    )
+    for warning in model.metadata.get("calibration", {}).get("warnings", []):
+        _say(f"warning: {warning}")
+    _say(f"Noise model written to {path}")
+    return 0
+
+
+def _clean_image(path: str):  # type: ignore[no-untyped-def]
+    from .io import read_image
+
+    image = read_image(path).as_float32()
+    if image.shape[0] != 1:
+        raise PN2VError(
+            f"--signal {path} holds {image.shape[0]} frames; it must be one clean image.",
+            "Average your frames into one image first, or calibrate from the stack.",
+        )
+    return image[0]
+
+
+def _gmm_options(args: argparse.Namespace) -> dict[str, int]:
+    return {
+        "n_components": args.components,
+        "degree": args.degree,
+        "steps": args.steps,
+        "seed": args.seed or 0,
+    }
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from .bootstrap import iter_bootstrap_noise_model, n2v_settings
+    from .io import read_image
+    from .progress import TrainProgress
+
+    files = _expand(args.inputs)
+    settings = n2v_settings(_train_settings(args))
+    images = [read_image(p).as_float32() for p in files]
+    t = settings.training
+    _say(
+        f"Training Noise2Void ({settings.preset} preset) on {len(files)} file(s): "
+        f"{t.epochs} epochs x {t.steps_per_epoch} steps; its prediction is the clean signal."
+    )
+    options = {"bins": args.bins} if args.kind == "histogram" else _gmm_options(args)
+    with _interrupt_cancels() as token, _bar(t.epochs * t.steps_per_epoch, "training") as bar:
+        generator = iter_bootstrap_noise_model(
+            images, settings, kind=args.kind, cancel=token, device=args.device, **options
+        )
+        stages: dict[str, tqdm] = {}
+        try:
+            while True:
+                report = next(generator)
+                if isinstance(report, TrainProgress):
+                    bar.n = (report.epoch - 1) * report.steps_per_epoch + report.step
+                    bar.set_postfix_str(f"epoch {report.epoch}/{report.epochs}")
+                    continue
+                stage = stages.get(report.stage)
+                if stage is None:
+                    stage = stages[report.stage] = _bar(report.total, report.stage)
+                stage.n = report.done
+                stage.refresh()
+        except StopIteration as stop:
+            model = stop.value
+        finally:
+            for stage in stages.values():
+                stage.close()
     path = model.save(args.output)
     _say(model.describe())
     _say("A noise model measured from a calibration stack is better; use one when you can.")
@@ -180,7 +277,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if settings.mode == "pn2v" and noise_model is None:
         raise PN2VError(
             "PN2V needs a noise model (--noise-model NM.npz).",
-            "Make one with 'pn2v calibrate' or 'pn2v noise-model estimate', or use --n2v.",
+            "Make one with 'pn2v calibrate' or 'pn2v noise-model fit-gmm' (calibration frames), "
+            "'pn2v noise-model bootstrap' (the noisy images alone), or use --n2v.",
         )
     images = [read_image(p).as_float32() for p in files]
     project = project or Project(settings=settings, name=output.stem)
@@ -348,7 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=cmd_calibrate)
 
-    nm = commands.add_parser("noise-model", help="Noise models without calibration data.")
+    nm = commands.add_parser(
+        "noise-model", help="Other noise models: Gaussian mixtures, and without calibration data."
+    )
     nm_commands = nm.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = nm_commands.add_parser(
         "estimate", help="Estimate a Poisson-Gaussian model from the noisy images themselves."
@@ -357,9 +457,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="Noise model file (.npz).")
     p.set_defaults(run=cmd_estimate)
 
+    p = nm_commands.add_parser(
+        "fit-gmm",
+        help="Fit a Gaussian-mixture model to calibration frames (or clean/noisy pairs).",
+    )
+    p.add_argument(
+        "inputs", nargs="+", help="Calibration stack(s) or frames; with --signal, the noisy images."
+    )
+    p.add_argument("-o", "--output", required=True, help="Noise model file (.npz).")
+    p.add_argument("--signal", help="A clean image paired with the noisy INPUTS.")
+    _gmm_arguments(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="Intensity range of the model (default: that of the data).",
+    )
+    p.set_defaults(run=cmd_fit_gmm)
+
+    p = nm_commands.add_parser(
+        "bootstrap",
+        help="Train Noise2Void on the noisy images and model the noise around its prediction.",
+    )
+    p.add_argument("inputs", nargs="+", help="Noisy images or folders.")
+    p.add_argument("-o", "--output", required=True, help="Noise model file (.npz).")
+    p.add_argument(
+        "--kind",
+        choices=["gmm", "histogram"],
+        default="gmm",
+        help="gmm: a Gaussian mixture (default); histogram: the paper's 2-D histogram.",
+    )
+    p.add_argument("--bins", type=int, default=256, help="Histogram bins (--kind histogram).")
+    _gmm_arguments(p)
+    p.add_argument(
+        "--preset",
+        default="cpu",
+        choices=["cpu", "paper"],
+        help="Training settings of the Noise2Void run (default cpu).",
+    )
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--patch-size", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--seed", type=int, help="Seeds the training and the fit.")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps.")
+    p.set_defaults(run=cmd_bootstrap, n2v=True)
+
     p = commands.add_parser("train", help="Train PN2V on noisy images into a project file.")
     p.add_argument("inputs", nargs="+", help="Noisy images or folders.")
-    p.add_argument("--noise-model", help="Noise model (.npz) from calibrate or estimate.")
+    p.add_argument("--noise-model", help="Noise model (.npz) from calibrate or noise-model.")
     p.add_argument("-o", "--output", required=True, help="Project file (.pn2v).")
     p.add_argument(
         "--preset",
@@ -423,6 +572,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_demo)
     return parser
+
+
+def _gmm_arguments(p: argparse.ArgumentParser) -> None:
+    """The Gaussian mixture's options (see pn2v_engine.noise_models.gmm_fit)."""
+    p.add_argument("--components", type=int, default=3, help="Gaussians (default 3).")
+    p.add_argument(
+        "--degree", type=int, default=2, help="Polynomial degree in the signal (default 2)."
+    )
+    p.add_argument("--steps", type=int, default=400, help="Mixture fitting steps (default 400).")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

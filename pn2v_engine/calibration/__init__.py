@@ -7,6 +7,7 @@ p(x | s). Frames are streamed twice, one at a time: :mod:`.scan` averages them,
 :mod:`.histogram` fills the histogram, :mod:`.checks` turns what was seen into warnings.
 """
 
+from .gmm import iter_fit_gmm_calibration, run_fit_gmm_calibration
 from .pairs import iter_calibrate_pairs, run_calibrate_pairs
 from .results import CalibrationResult, CalibrationSummary
 from .sources import CalibrationSources
@@ -18,6 +19,8 @@ __all__ = [
     "CalibrationSummary",
     "iter_calibrate",
     "iter_calibrate_pairs",
+    "iter_fit_gmm_calibration",
     "run_calibrate",
     "run_calibrate_pairs",
+    "run_fit_gmm_calibration",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
+import numpy as np
+
 from pn2v_engine.errors import CalibrationError
 from pn2v_engine.noise_models.histogram import DEFAULT_BINS, DEFAULT_PRIOR_STRENGTH
 from pn2v_engine.progress import CancelToken, StageProgress, check, drive
@@ -20,8 +22,8 @@ from .checks import (
 )
 from .histogram import histogram_pass, validate_options
 from .results import CalibrationResult, build_result
-from .scan import scan_frames
-from .sources import CalibrationSources, frame_source, no_frames_error
+from .scan import Scan, scan_frames
+from .sources import CalibrationSources, FrameSource, frame_source, no_frames_error
 
 
 def iter_calibrate(
@@ -47,6 +49,23 @@ def iter_calibrate(
     shapes) or :class:`~pn2v_engine.errors.ConfigError` (``bins < 2``, bad ``value_range``).
     """
     validate_options(bins, value_range)
+    source, scan = yield from scan_stack(sources, cancel)
+    signal64 = scan.total / scan.n
+    pairs = yield from histogram_pass(
+        source, signal64, scan, bins, value_range, first_half_frames=scan.n // 2, cancel=cancel
+    )
+    assert pairs.first_half is not None
+    warnings = stack_warnings(scan, pairs.first_half)
+    return build_result(signal64, scan, pairs, warnings, value_range, prior_strength)
+
+
+def scan_stack(
+    sources: CalibrationSources, cancel: CancelToken | None
+) -> Generator[StageProgress, None, tuple[FrameSource, Scan]]:
+    """The first pass over a calibration stack: frame count, per-pixel sums and squares.
+
+    Raises :class:`CalibrationError` for no frames or a single one.
+    """
     check(cancel)
     source = frame_source(sources)
     if source.total == 1 and not source.files:
@@ -56,22 +75,23 @@ def iter_calibrate(
         raise no_frames_error()
     if scan.n == 1:
         raise _single_frame()
+    return source, scan
+
+
+def stack_warnings(scan: Scan, first_half: np.ndarray) -> list[str]:
+    """What is wrong with a stack: few or identical frames, a moving scene, drift.
+
+    ``first_half`` is the per-pixel sum of the first ``scan.n // 2`` frames.
+    """
+    assert scan.total is not None and scan.squares is not None
     n = scan.n
-    n1 = n // 2
-    signal64 = scan.total / n
-    pairs = yield from histogram_pass(
-        source, signal64, scan, bins, value_range, first_half_frames=n1, cancel=cancel
-    )
-    assert pairs.first_half is not None
     warnings = [
         few_frames_warning(n),
         identical_warning(scan.total, scan.squares, n),
-        motion_warning(motion_ratio(scan.total, scan.squares, pairs.first_half, n, n1)),
+        motion_warning(motion_ratio(scan.total, scan.squares, first_half, n, n // 2)),
         drift_warning(brightness_drift(scan.frame_means)),
     ]
-    return build_result(
-        signal64, scan, pairs, [w for w in warnings if w], value_range, prior_strength
-    )
+    return [w for w in warnings if w]
 
 
 def run_calibrate(

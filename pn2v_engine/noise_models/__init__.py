@@ -1,4 +1,5 @@
-"""Noise models p(x | s): the measured histogram and the estimated Poisson-Gaussian."""
+"""Noise models p(x | s): the measured histogram, the estimated Poisson-Gaussian and the
+Gaussian mixture fitted to (signal, observation) pairs."""
 
 from .base import (
     MAX_OUT_OF_RANGE,
@@ -8,6 +9,8 @@ from .base import (
     load_noise_model,
     noise_model_from_npz_bytes,
 )
+from .gmm import GaussianMixtureNoiseModel
+from .gmm_fit import iter_fit_gmm, run_fit_gmm
 from .histogram import (
     HistogramAccumulator,
     HistogramNoiseModel,
@@ -18,6 +21,7 @@ from .parametric import PoissonGaussianNoiseModel, estimate_poisson_gaussian
 
 __all__ = [
     "MAX_OUT_OF_RANGE",
+    "GaussianMixtureNoiseModel",
     "HistogramAccumulator",
     "HistogramNoiseModel",
     "NoiseModel",
@@ -27,6 +31,8 @@ __all__ = [
     "estimate_poisson_gaussian",
     "histogram_from_pairs",
     "histogram_grid",
+    "iter_fit_gmm",
     "load_noise_model",
     "noise_model_from_npz_bytes",
+    "run_fit_gmm",
 ]

@@ -462,7 +462,7 @@ def _npz(**arrays: np.ndarray) -> bytes:
 
 def test_load_unknown_kind_or_damaged_contents() -> None:
     with pytest.raises(NoiseModelError, match="unknown kind"):
-        noise_model_from_npz_bytes(_npz(kind=np.array("gmm"), metadata=np.array("{}")))
+        noise_model_from_npz_bytes(_npz(kind=np.array("wavelet"), metadata=np.array("{}")))
     with pytest.raises(NoiseModelError):
         noise_model_from_npz_bytes(_npz(density=np.ones((4, 4))))  # no kind at all
     with pytest.raises(NoiseModelError):  # no range

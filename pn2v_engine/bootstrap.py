@@ -1,0 +1,173 @@
+"""A noise model from the noisy images alone, by bootstrapping (Prakash et al., ISBI 2020).
+
+Without a calibration stack: train Noise2Void on the noisy images, take its prediction
+as a pseudo-clean signal, and build a noise model from the (prediction, noisy image)
+pairs, a Gaussian mixture (smooth, needs little data) or the paper's histogram.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from .config import Settings, preset
+from .data import as_frames
+from .errors import ConfigError
+from .noise_models import NoiseModel, histogram_from_pairs
+from .noise_models.gmm_fit import iter_fit_gmm
+from .noise_models.histogram import DEFAULT_BINS
+from .prediction import Denoiser, iter_predict
+from .progress import (
+    CancelToken,
+    PredictProgress,
+    StageProgress,
+    TrainProgress,
+    check,
+    drive,
+)
+from .training import TrainResult, iter_train
+
+log = logging.getLogger(__name__)
+
+BootstrapKind = Literal["gmm", "histogram"]
+BootstrapProgress = TrainProgress | StageProgress
+
+METHOD = "bootstrapped: Noise2Void prediction as the clean signal (Prakash et al. 2020)"
+
+
+def n2v_settings(settings: Settings | None = None) -> Settings:
+    """``settings`` (default: the ``cpu`` preset) turned into plain Noise2Void."""
+    base = settings if settings is not None else preset("cpu")
+    if base.mode == "n2v" and base.network.n_samples == 1:
+        return base
+    return base.with_changes(mode="n2v", **{"network.n_samples": 1})
+
+
+def iter_bootstrap_noise_model(
+    images: Sequence[np.ndarray],
+    settings: Settings | None = None,
+    *,
+    kind: BootstrapKind = "gmm",
+    cancel: CancelToken | None = None,
+    device: str = "auto",
+    bins: int = DEFAULT_BINS,
+    **fit_options: Any,
+) -> Generator[BootstrapProgress, None, NoiseModel]:
+    """Train N2V on the noisy images and build a noise model from its prediction.
+
+    Parameters
+    ----------
+    images
+        Noisy 2-D images or ``(frames, Y, X)`` stacks, in camera units.
+    settings
+        Training settings; made plain N2V (``mode="n2v"``, one output sample).
+        Default: the ``cpu`` preset.
+    kind
+        ``"gmm"``: fit a :class:`~pn2v_engine.noise_models.gmm.GaussianMixtureNoiseModel`;
+        ``"histogram"``: the paper's histogram of ``bins`` bins.
+    cancel
+        Checked throughout; cancelling raises :class:`~pn2v_engine.progress.Cancelled`.
+    device
+        ``auto``, ``cpu``, ``cuda`` or ``mps`` for training and prediction.
+    bins
+        Histogram bins (``kind="histogram"`` only).
+    **fit_options
+        Options of :func:`~pn2v_engine.noise_models.gmm_fit.iter_fit_gmm`
+        (``n_components``, ``degree``, ``steps``, ``seed``, ...; ``kind="gmm"`` only).
+
+    Yields
+    ------
+    TrainProgress or StageProgress
+        :class:`TrainProgress` while N2V trains, then ``predicting`` in frames, then
+        ``fitting`` in steps (or ``histogram``).
+
+    Returns
+    -------
+    NoiseModel
+        Its metadata's ``"bootstrap"`` says how it was made.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown ``kind``, GMM options with ``kind="histogram"``, or bad settings.
+    """
+    if kind not in ("gmm", "histogram"):
+        raise ConfigError(f"Unknown noise model kind {kind!r}.", "Choose gmm or histogram.")
+    if kind == "histogram" and fit_options:
+        raise ConfigError(
+            f"Options {sorted(fit_options)} apply to the Gaussian mixture, not the histogram."
+        )
+    settings = n2v_settings(settings)
+    frames = as_frames(images)
+    check(cancel)
+    result = yield from iter_train(frames, None, settings, cancel=cancel, device=device)
+    check(cancel)
+    denoiser = Denoiser(
+        result.settings, result.best_weights, result.normalisation, None, device=device
+    )
+    predictions = yield from _predict(denoiser, frames, cancel)
+    metadata = {"method": METHOD, "bootstrap": _summary(result, frames, kind)}
+    if kind == "histogram":
+        yield StageProgress("histogram", 0, 1, "")
+        model: NoiseModel = histogram_from_pairs(predictions, frames, bins=bins, metadata=metadata)
+        yield StageProgress("histogram", 1, 1, "")
+    else:
+        signal = np.concatenate([p.ravel() for p in predictions])
+        observation = np.concatenate([f.ravel() for f in frames])
+        model = yield from iter_fit_gmm(
+            signal, observation, cancel=cancel, metadata=metadata, **fit_options
+        )
+    log.info("bootstrapped a %s noise model from %d frames", kind, len(frames))
+    return model
+
+
+def run_bootstrap_noise_model(
+    images: Sequence[np.ndarray],
+    settings: Settings | None = None,
+    *,
+    on_progress: Callable[[BootstrapProgress], Any] | None = None,
+    **kwargs: Any,
+) -> NoiseModel:
+    """Blocking :func:`iter_bootstrap_noise_model`; ``on_progress`` receives each report."""
+    return drive(iter_bootstrap_noise_model(images, settings, **kwargs), on_progress)
+
+
+def _predict(
+    denoiser: Denoiser, frames: list[np.ndarray], cancel: CancelToken | None
+) -> Generator[StageProgress, None, list[np.ndarray]]:
+    """The N2V prediction of every frame, reporting tiles as ``predicting`` progress."""
+    predictions = []
+    total = len(frames)
+    yield StageProgress("predicting", 0, total, "")
+    for index, frame in enumerate(frames):
+        generator = iter_predict(denoiser, frame, cancel=cancel)
+        while True:
+            try:
+                report: PredictProgress = next(generator)
+            except StopIteration as stop:
+                predictions.append(stop.value.mmse)
+                break
+            yield StageProgress(
+                "predicting",
+                index,
+                total,
+                f"frame {index + 1} of {total}, tile {report.tile} of {report.tiles}",
+            )
+    yield StageProgress("predicting", total, total, f"{total} frames")
+    return predictions
+
+
+def _summary(result: TrainResult, frames: list[np.ndarray], kind: str) -> dict[str, Any]:
+    t = result.settings.training
+    return {
+        "kind": kind,
+        "frames": len(frames),
+        "preset": result.settings.preset,
+        "epochs": result.epochs_done,
+        "steps_per_epoch": t.steps_per_epoch,
+        "n2v_best_val_loss": result.best_val_loss,
+        "network": result.settings.network.model_dump(),
+    }
