@@ -42,8 +42,9 @@ INTRO = (
     "Their mean is the true signal; how single frames scatter around it is the noise model."
 )
 ESTIMATE_NOTE = (
-    "No calibration frames? Estimate a Poisson-Gaussian model from your noisy images. "
-    "A measured model is better: it captures the camera's real noise, not a formula."
+    "No calibration frames? Bootstrap a model from your noisy images (Noise2Void first, "
+    "minutes) or estimate a Poisson-Gaussian one (seconds). A model measured from "
+    "calibration frames is better: it captures the camera's real noise."
 )
 
 
@@ -74,6 +75,37 @@ def estimate_from_images(paths: list[Path]) -> Factory:
         return estimate_poisson_gaussian(images, metadata={"estimated_from": sources})
 
     return run
+
+
+def bootstrap_from_images(paths: list[Path], settings: Any) -> Factory:
+    """Job body: N2V on the noisy images, then a Gaussian mixture of (prediction, noisy)."""
+
+    def run(token: Any) -> Generator[Any, None, Any]:
+        from pn2v_engine import StageProgress, iter_bootstrap_noise_model, read_image
+
+        images = []
+        for index, path in enumerate(paths):
+            token.raise_if_cancelled()
+            yield StageProgress("reading", index, len(paths), path.name)
+            images.append(read_image(path).as_float32())
+        return (yield from iter_bootstrap_noise_model(images, settings, cancel=token))
+
+    return run
+
+
+def _noisy_images(page: QWidget, state: Any, last_folder: str) -> list[Path]:
+    """The project's training images (or the demo's), else images the user picks."""
+    paths = list(state.training_images)
+    if not paths and state.demo is not None:
+        paths = list(state.demo.images)
+    if not paths:
+        names, _ = QFileDialog.getOpenFileNames(
+            page, "Noisy images to estimate the noise from", last_folder, FILE_FILTER
+        )
+        paths = [Path(n) for n in names]
+        if paths:
+            state.set_training_images(paths)
+    return paths
 
 
 class CalibratePage(QWidget):
@@ -140,6 +172,14 @@ class CalibratePage(QWidget):
             "(those on the Train page, or images you choose)."
         )
         self.estimate_button.clicked.connect(self.estimate)
+        self.bootstrap_button = QPushButton("&Bootstrap from noisy images…")
+        self.bootstrap_button.setToolTip(
+            "No calibration frames: train Noise2Void on your noisy images (minutes, with the "
+            "Train page's preset), then fit a Gaussian-mixture noise model to its prediction "
+            "and the noisy pixels (Prakash et al. 2020). Usually closer to a measured model "
+            "than the Poisson-Gaussian estimate."
+        )
+        self.bootstrap_button.clicked.connect(self.bootstrap)
         self.export_button = QPushButton("Save noise model &as…")
         self.export_button.setToolTip("Write the current noise model to an .npz file.")
         self.export_button.clicked.connect(lambda: self.export_model(None))
@@ -151,6 +191,7 @@ class CalibratePage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.load_button)
         row.addWidget(self.estimate_button)
+        row.addWidget(self.bootstrap_button)
         row.addStretch(1)
         other.addLayout(row)
         other.addWidget(estimate_note)
@@ -254,23 +295,24 @@ class CalibratePage(QWidget):
     def estimate(self) -> None:
         if self.context.busy:
             return
-        paths = list(self.state.training_images)
-        if not paths and self.state.demo is not None:
-            paths = list(self.state.demo.images)
+        paths = _noisy_images(self, self.state, self.context.last_folder("training"))
         if not paths:
-            names, _ = QFileDialog.getOpenFileNames(
-                self,
-                "Noisy images to estimate the noise from",
-                self.context.last_folder("training"),
-                FILE_FILTER,
-            )
-            if not names:
-                return
-            paths = [Path(n) for n in names]
-            self.state.set_training_images(paths)
+            return
         self._start(
             Job("estimate noise model", estimate_from_images(paths), self),
             "Estimating…",
+            lambda model: self.state.set_noise_model(model, []),
+        )
+
+    def bootstrap(self) -> None:
+        if self.context.busy:
+            return
+        paths = _noisy_images(self, self.state, self.context.last_folder("training"))
+        if not paths:
+            return
+        self._start(
+            Job("bootstrap noise model", bootstrap_from_images(paths, self.state.settings), self),
+            "Training N2V…",
             lambda model: self.state.set_noise_model(model, []),
         )
 
@@ -329,6 +371,11 @@ class CalibratePage(QWidget):
         self._update_buttons()
 
     def _progress(self, report: Any) -> None:
+        if hasattr(report, "epoch"):  # the bootstrap's N2V training
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(round(report.fraction * 1000))
+            self.progress.setFormat(f"Training N2V: epoch {report.epoch}/{report.epochs}")
+            return
         if report.total:
             self.progress.setRange(0, report.total)
             self.progress.setValue(report.done)
@@ -388,6 +435,11 @@ class CalibratePage(QWidget):
         else:
             self.coverage_curve.setData([], [])
             self.coverage_plot.hide()
+        if "bootstrap" in model.metadata:
+            warnings.append(
+                "Bootstrapped from a Noise2Void prediction: good without calibration frames, "
+                "but a model measured from calibration frames is more accurate."
+            )
         if "estimated_from" in model.metadata:
             warnings.append(
                 "Estimated from noisy images: a model measured from calibration frames "
@@ -404,6 +456,7 @@ class CalibratePage(QWidget):
         self.cancel_button.setEnabled(running)
         self.load_button.setEnabled(not busy)
         self.estimate_button.setEnabled(not busy)
+        self.bootstrap_button.setEnabled(not busy)
         self.files.setEnabled(not running)
         self.export_button.setEnabled(self.state.noise_model is not None)
         self.next_button.setEnabled(self.state.noise_model is not None)

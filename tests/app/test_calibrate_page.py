@@ -156,3 +156,36 @@ def test_estimate_from_training_images_warns_it_is_estimated(qtbot, page, tmp_pa
     assert model is not None and model.kind != "histogram"
     assert "Estimated from noisy images" in page.warnings.text()
     assert len(page.model_view.curves) == 6
+
+
+def test_bootstrap_from_training_images_gives_a_mixture_model(qtbot, page, tmp_path, demo):
+    from pn2v_engine import preset
+
+    paths = []
+    for i, image in enumerate(demo.images):
+        paths.append(tmp_path / f"noisy{i}.tif")
+        tifffile.imwrite(paths[-1], image)
+    state = page.context.state
+    state.set_training_images(paths)
+    state.set_settings(
+        preset("cpu").with_changes(
+            **{
+                "network.depth": 2,
+                "network.features": 8,
+                "training.patch_size": 32,
+                "training.batch_size": 4,
+                "training.epochs": 1,
+                "training.steps_per_epoch": 3,
+                "training.val_patches": 4,
+            }
+        )
+    )
+    formats = []
+    page.progress.valueChanged.connect(lambda _: formats.append(page.progress.format()))
+    with qtbot.waitSignal(state.noise_model_changed, timeout=60_000):
+        page.bootstrap_button.click()
+    assert state.noise_model.kind == "gmm"
+    assert "bootstrap" in state.noise_model.metadata
+    assert any(f.startswith("Training N2V") for f in formats)
+    assert "Bootstrapped from a Noise2Void prediction" in page.warnings.text()
+    assert len(page.model_view.curves) == 6
