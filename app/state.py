@@ -104,12 +104,7 @@ class ProjectState(QObject):
     # ------------------------------------------------------------- new/load/save
     def new(self) -> None:
         self._reset_fields()
-        self.noise_model_changed.emit()
-        self.training_images_changed.emit()
-        self.training_changed.emit()
-        self.changed.emit()
-        self.path_changed.emit(None)
-        self.dirty_changed.emit(False)
+        self._announce_everything()
 
     def load_demo(self, demo: DemoInfo, settings: Any) -> None:
         """Start a new project on the demo's files; pages fill in their lists."""
@@ -149,11 +144,15 @@ class ProjectState(QObject):
         self.training_images = _located(project.training_images, folder)
         self.calibration_files = _located(project.calibration_files, folder)
         self.path = path
+        self._announce_everything()
+
+    def _announce_everything(self) -> None:
+        """Tell every observer that the whole project was replaced (and is saved)."""
         self.noise_model_changed.emit()
         self.training_images_changed.emit()
         self.training_changed.emit()
         self.changed.emit()
-        self.path_changed.emit(path)
+        self.path_changed.emit(self.path)
         self.dirty_changed.emit(False)
 
     def mark_saved(self, path: Path) -> None:

@@ -59,17 +59,25 @@ def calibrate_frames(paths: list[Path], bins: int) -> Factory:
     return run
 
 
+def _read_images(paths: list[Path], token: Any) -> Generator[Any, None, list[Any]]:
+    """Read noisy images as float32, reporting each file."""
+    from pn2v_engine import StageProgress, read_image
+
+    images = []
+    for index, path in enumerate(paths):
+        token.raise_if_cancelled()
+        yield StageProgress("reading", index, len(paths), path.name)
+        images.append(read_image(path).as_float32())
+    return images
+
+
 def estimate_from_images(paths: list[Path]) -> Factory:
     """Job body: read noisy images and fit var(x|s) = a s + b to them."""
 
     def run(token: Any) -> Generator[Any, None, Any]:
-        from pn2v_engine import StageProgress, estimate_poisson_gaussian, read_image
+        from pn2v_engine import StageProgress, estimate_poisson_gaussian
 
-        images = []
-        for index, path in enumerate(paths):
-            token.raise_if_cancelled()
-            yield StageProgress("reading", index, len(paths), path.name)
-            images.append(read_image(path).as_float32())
+        images = yield from _read_images(paths, token)
         yield StageProgress("estimating", len(paths), len(paths), "fitting")
         sources = [str(p) for p in paths]
         return estimate_poisson_gaussian(images, metadata={"estimated_from": sources})
@@ -81,13 +89,9 @@ def bootstrap_from_images(paths: list[Path], settings: Any) -> Factory:
     """Job body: N2V on the noisy images, then a Gaussian mixture of (prediction, noisy)."""
 
     def run(token: Any) -> Generator[Any, None, Any]:
-        from pn2v_engine import StageProgress, iter_bootstrap_noise_model, read_image
+        from pn2v_engine import iter_bootstrap_noise_model
 
-        images = []
-        for index, path in enumerate(paths):
-            token.raise_if_cancelled()
-            yield StageProgress("reading", index, len(paths), path.name)
-            images.append(read_image(path).as_float32())
+        images = yield from _read_images(paths, token)
         return (yield from iter_bootstrap_noise_model(images, settings, cancel=token))
 
     return run

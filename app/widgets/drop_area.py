@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QFrame, QWidget
 
-from app.widgets.file_list import dropped_paths
+
+def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[Path]:
+    """The local files and folders carried by a drag-and-drop event."""
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
 
 
 class DropArea(QFrame):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -19,18 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.drop_area import DropArea
+
 FILE_FILTER = "Images (*.tif *.tiff *.png);;All files (*)"
 
 
-def dropped_paths(event: QDropEvent | QDragEnterEvent) -> list[Path]:
-    """The local files and folders carried by a drag-and-drop event."""
-    mime = event.mimeData()
-    if not mime.hasUrls():
-        return []
-    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
-
-
-class FileList(QWidget):
+class FileList(DropArea):
     """Files the user chose, in order; folders expand to the images inside them.
 
     ``expand`` turns dropped or chosen paths into files and may raise
@@ -47,7 +41,7 @@ class FileList(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.setAcceptDrops(True)
+        self.paths_dropped.connect(self.add_paths)
         self._dialog_title = dialog_title
         self.start_folder = str(Path.home())
         self.list = QListWidget()
@@ -185,14 +179,3 @@ class FileList(QWidget):
         if folder:
             self.start_folder = folder
             self.add_paths([Path(folder)])
-
-    # --------------------------------------------------------------- drag/drop
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if dropped_paths(event):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = dropped_paths(event)
-        if paths:
-            event.acceptProposedAction()
-            self.add_paths(paths)

@@ -63,7 +63,6 @@ class _Series:
         self.clear()
 
     def clear(self) -> None:
-        # a new buffer, not a reset one: curves may still hold views of the old one
         self._data = np.empty((2, 256))
         self.size = 0
 
