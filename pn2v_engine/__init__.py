@@ -65,6 +65,8 @@ _EXPORTS: dict[str, str] = {
     "load_noise_model": "noise_models",
     "iter_fit_gmm": "noise_models",
     "run_fit_gmm": "noise_models",
+    "BootstrapPairs": "bootstrap",
+    "iter_bootstrap_pairs": "bootstrap",
     "iter_bootstrap_noise_model": "bootstrap",
     "run_bootstrap_noise_model": "bootstrap",
     # training and prediction

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -44,6 +45,63 @@ def n2v_settings(settings: Settings | None = None) -> Settings:
     if base.mode == "n2v" and base.network.n_samples == 1:
         return base
     return base.with_changes(mode="n2v", **{"network.n_samples": 1})
+
+
+@dataclass
+class BootstrapPairs:
+    """Pseudo-clean/noisy pairs from an N2V run: what a bootstrapped noise model is fitted to.
+
+    ``signal[i]`` is the N2V prediction of the noisy frame ``observation[i]``.
+    """
+
+    signal: list[np.ndarray]
+    observation: list[np.ndarray]
+    summary: dict[str, Any]
+
+    def _metadata(self, kind: str) -> dict[str, Any]:
+        return {"method": METHOD, "bootstrap": {"kind": kind, **self.summary}}
+
+    def histogram(self, bins: int = DEFAULT_BINS) -> NoiseModel:
+        """The paper's histogram p(x|s) of the pairs."""
+        return histogram_from_pairs(
+            self.signal, self.observation, bins=bins, metadata=self._metadata("histogram")
+        )
+
+    def iter_fit_gmm(
+        self, *, cancel: CancelToken | None = None, **fit_options: Any
+    ) -> Generator[StageProgress, None, NoiseModel]:
+        """A Gaussian mixture fitted to the pairs (options of :func:`iter_fit_gmm`)."""
+        signal = np.concatenate([p.ravel() for p in self.signal])
+        observation = np.concatenate([f.ravel() for f in self.observation])
+        return (
+            yield from iter_fit_gmm(
+                signal, observation, cancel=cancel, metadata=self._metadata("gmm"), **fit_options
+            )
+        )
+
+
+def iter_bootstrap_pairs(
+    images: Sequence[np.ndarray],
+    settings: Settings | None = None,
+    *,
+    cancel: CancelToken | None = None,
+    device: str = "auto",
+) -> Generator[BootstrapProgress, None, BootstrapPairs]:
+    """Train N2V on the noisy images and pair its prediction with each noisy frame.
+
+    Yields :class:`TrainProgress` while N2V trains, then ``predicting`` in frames.
+    ``settings`` (default: the ``cpu`` preset) are made plain N2V.
+    """
+    settings = n2v_settings(settings)
+    frames = as_frames(images)
+    check(cancel)
+    result = yield from iter_train(frames, None, settings, cancel=cancel, device=device)
+    check(cancel)
+    denoiser = Denoiser(
+        result.settings, result.best_weights, result.normalisation, None, device=device
+    )
+    predictions = yield from _predict(denoiser, frames, cancel)
+    return BootstrapPairs(predictions, frames, _summary(result, frames))
 
 
 def iter_bootstrap_noise_model(
@@ -100,27 +158,14 @@ def iter_bootstrap_noise_model(
         raise ConfigError(
             f"Options {sorted(fit_options)} apply to the Gaussian mixture, not the histogram."
         )
-    settings = n2v_settings(settings)
-    frames = as_frames(images)
-    check(cancel)
-    result = yield from iter_train(frames, None, settings, cancel=cancel, device=device)
-    check(cancel)
-    denoiser = Denoiser(
-        result.settings, result.best_weights, result.normalisation, None, device=device
-    )
-    predictions = yield from _predict(denoiser, frames, cancel)
-    metadata = {"method": METHOD, "bootstrap": _summary(result, frames, kind)}
+    pairs = yield from iter_bootstrap_pairs(images, settings, cancel=cancel, device=device)
     if kind == "histogram":
         yield StageProgress("histogram", 0, 1, "")
-        model: NoiseModel = histogram_from_pairs(predictions, frames, bins=bins, metadata=metadata)
+        model = pairs.histogram(bins)
         yield StageProgress("histogram", 1, 1, "")
     else:
-        signal = np.concatenate([p.ravel() for p in predictions])
-        observation = np.concatenate([f.ravel() for f in frames])
-        model = yield from iter_fit_gmm(
-            signal, observation, cancel=cancel, metadata=metadata, **fit_options
-        )
-    log.info("bootstrapped a %s noise model from %d frames", kind, len(frames))
+        model = yield from pairs.iter_fit_gmm(cancel=cancel, **fit_options)
+    log.info("bootstrapped a %s noise model from %d frames", kind, len(pairs.observation))
     return model
 
 
@@ -160,10 +205,9 @@ def _predict(
     return predictions
 
 
-def _summary(result: TrainResult, frames: list[np.ndarray], kind: str) -> dict[str, Any]:
+def _summary(result: TrainResult, frames: list[np.ndarray]) -> dict[str, Any]:
     t = result.settings.training
     return {
-        "kind": kind,
         "frames": len(frames),
         "preset": result.settings.preset,
         "epochs": result.epochs_done,

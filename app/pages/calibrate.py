@@ -86,13 +86,18 @@ def estimate_from_images(paths: list[Path]) -> Factory:
 
 
 def bootstrap_from_images(paths: list[Path], settings: Any) -> Factory:
-    """Job body: N2V on the noisy images, then a Gaussian mixture of (prediction, noisy)."""
+    """Job body: N2V on the noisy images, then a Gaussian mixture of (prediction, noisy).
+
+    Returns the mixture and, for comparison, the histogram of the same pairs.
+    """
 
     def run(token: Any) -> Generator[Any, None, Any]:
-        from pn2v_engine import iter_bootstrap_noise_model
+        from pn2v_engine import iter_bootstrap_pairs
 
         images = yield from _read_images(paths, token)
-        return (yield from iter_bootstrap_noise_model(images, settings, cancel=token))
+        pairs = yield from iter_bootstrap_pairs(images, settings, cancel=token)
+        model = yield from pairs.iter_fit_gmm(cancel=token)
+        return model, pairs.histogram()
 
     return run
 
@@ -120,6 +125,8 @@ class CalibratePage(QWidget):
         self.context = context
         self.state = context.state
         self._job: Job | None = None
+        #: (model, histogram drawn beside it, caption): set when a bootstrap replaces a model.
+        self._comparison: tuple[Any, Any, str] = (None, None, "")
 
         title = QLabel("Calibrate the camera's noise")
         title.setObjectName("pageTitle")
@@ -317,7 +324,7 @@ class CalibratePage(QWidget):
         self._start(
             Job("bootstrap noise model", bootstrap_from_images(paths, self.state.settings), self),
             "Training N2V…",
-            lambda model: self.state.set_noise_model(model, []),
+            self._bootstrapped,
         )
 
     def load_model(self, path: Path | None) -> None:
@@ -390,6 +397,18 @@ class CalibratePage(QWidget):
         self.progress.hide()
         self._update_buttons()
 
+    def _bootstrapped(self, result: tuple[Any, Any]) -> None:
+        """Use the mixture; compare it with a measured histogram, else that of the same pairs."""
+        model, same_pairs = result
+        previous = self.state.noise_model
+        if previous is not None and "calibration" in previous.metadata:
+            comparison = (previous, "the measured histogram it replaces")
+        else:
+            comparison = (same_pairs, "histogram of the same pairs")
+        self._comparison = (model, *comparison)
+        self.state.set_noise_model(model, [])
+        self.tabs.setCurrentWidget(self.model_view)
+
     def _calibrated(self, result: Any, files: list[Path]) -> None:
         self.state.set_noise_model(result.noise_model, files, result.signal)
         self.tabs.setCurrentWidget(self.model_view)
@@ -404,7 +423,10 @@ class CalibratePage(QWidget):
             self.summary.setText("No noise model yet. Add calibration frames and build one.")
             self.warnings.hide()
         else:
-            self.model_view.set_noise_model(model)
+            shown_with, comparison, label = self._comparison
+            if shown_with is not model:
+                comparison, label = None, ""
+            self.model_view.set_noise_model(model, comparison, label)
             if self.state.calibration_signal is not None:
                 self.signal_view.set_image(self.state.calibration_signal)
             else:

@@ -1,7 +1,9 @@
 """A view of a noise model p(x|s), drawn like Figure 3 of the PN2V paper.
 
 Left: p(x|s) as an image over signal s (horizontal) and observation x (vertical),
-coloured by log10 density. Right: p(x|s) over x for six signal levels.
+coloured by log10 density. Right: p(x|s) over x for six signal levels. A second
+model (e.g. a histogram beside a Gaussian mixture) can be drawn for comparison: its
+image between the two, its curves dashed.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
@@ -70,19 +72,13 @@ class NoiseModelView(QWidget):
         self.graphics.setMinimumSize(560, 260)
         self.graphics.ci.layout.setHorizontalSpacing(16)
 
-        self.image_plot = self.graphics.addPlot(row=0, col=0)
-        self.image_plot.setTitle("Noise model p(x|s)", color=_TEXT, size="10pt")
-        self.image_plot.setLabel("bottom", "signal s (camera units)")
-        self.image_plot.setLabel("left", "observation x (camera units)")
-        self.image_plot.setMenuEnabled(False)
-        self.image_plot.hideButtons()
-        self.image_plot.setToolTip(
-            "Each column is the distribution of observations x for one signal s;\n"
-            "the colour is log10 of the density p(x|s)."
-        )
-        _style_axes(self.image_plot)
-        self.image_item = pg.ImageItem(axisOrder="col-major")
-        self.image_plot.addItem(self.image_item)
+        self.image_plot, self.image_item = self._image_plot("Noise model p(x|s)")
+        self.graphics.addItem(self.image_plot, row=0, col=0)
+        #: The comparison model's image; in the layout only while there is one.
+        self.compare_plot, self.compare_item = self._image_plot("Comparison (dashed curves)")
+        self.comparison: NoiseModel | None = None
+        self.compare_log_density: np.ndarray = np.empty((0, 0))
+        self.compare_curves: list[pg.PlotDataItem] = []
         self.colorbar = pg.ColorBarItem(
             values=(-LOG_DECADES, 0.0),
             colorMap="viridis",
@@ -90,11 +86,12 @@ class NoiseModelView(QWidget):
             interactive=False,
             width=16,
         )
-        self.colorbar.setImageItem(self.image_item, insert_in=self.image_plot)
+        self.colorbar.setImageItem([self.image_item, self.compare_item], insert_in=self.image_plot)
         self.colorbar.setToolTip("Colour scale: log10 of the density p(x|s)")
         _style_axes(self.colorbar)
 
         self.curve_plot = self.graphics.addPlot(row=0, col=1)
+        self._comparing = False
         self.curve_plot.setTitle("p(x|s) at six signal levels", color=_TEXT, size="10pt")
         self.curve_plot.setLabel("bottom", "observation x (camera units)")
         self.curve_plot.setLabel("left", "p(x|s)")
@@ -128,55 +125,107 @@ class NoiseModelView(QWidget):
         layout.addWidget(self.graphics, stretch=1)
         layout.addWidget(self.caption)
 
-    def set_noise_model(self, model: NoiseModel) -> None:
-        """Draw ``model``; replaces what was shown."""
-        import torch
+    @staticmethod
+    def _image_plot(title: str) -> tuple[pg.PlotItem, pg.ImageItem]:
+        plot = pg.PlotItem()
+        plot.setTitle(title, color=_TEXT, size="10pt")
+        plot.setLabel("bottom", "signal s (camera units)")
+        plot.setLabel("left", "observation x (camera units)")
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setToolTip(
+            "Each column is the distribution of observations x for one signal s;\n"
+            "the colour is log10 of the density p(x|s)."
+        )
+        _style_axes(plot)
+        item = pg.ImageItem(axisOrder="col-major")
+        plot.addItem(item)
+        return plot, item
 
+    def set_noise_model(
+        self, model: NoiseModel, comparison: NoiseModel | None = None, comparison_label: str = ""
+    ) -> None:
+        """Draw ``model``, and ``comparison`` beside it on the same grid (replaces the view)."""
         low, high = (float(v) for v in model.signal_range)
         bins = getattr(model, "bins", None)
         n = bins if isinstance(bins, int) and 2 <= bins <= MAX_GRID else DEFAULT_GRID
         width = (high - low) / n
         grid = low + width * (np.arange(n) + 0.5)
         levels = _signal_levels(low, high)
-
-        cpu_model = model.to("cpu")
-        with torch.no_grad():
-            x = torch.from_numpy(grid)
-            density = cpu_model.likelihood(x[None, :], x[:, None]).numpy()
-            curves = cpu_model.likelihood(x[None, :], torch.from_numpy(levels)[:, None]).numpy()
+        density, curves = _sample(model, grid, levels)
+        compared = _sample(comparison, grid, levels) if comparison is not None else None
 
         with np.errstate(divide="ignore"):
             log_density = np.log10(density)
+            compare_log = np.log10(compared[0]) if compared is not None else None
         finite = log_density[np.isfinite(log_density)]
         peak = float(finite.max()) if finite.size else 0.0
         floor = peak - LOG_DECADES
-        log_density = np.clip(np.nan_to_num(log_density, nan=floor, neginf=floor), floor, peak)
+
+        def clipped(values: np.ndarray) -> np.ndarray:
+            return np.clip(np.nan_to_num(values, nan=floor, neginf=floor), floor, peak)
 
         self.clear()
         self.model = model
         self.grid = grid
-        self.log_density = log_density
+        self.log_density = clipped(log_density)
         self.signal_levels = [float(v) for v in levels]
+        self._show_comparison_plot(compare_log is not None)
 
-        self.image_item.setImage(log_density, autoLevels=False)
-        self.image_item.setRect(QRectF(low, low, high - low, high - low))
-        self.colorbar.setLevels(values=(floor, peak))
+        rect = QRectF(low, low, high - low, high - low)
+        self.image_item.setImage(self.log_density, autoLevels=False)
+        self.image_item.setRect(rect)
         self.image_plot.setRange(xRange=(low, high), yRange=(low, high), padding=0)
+        self.colorbar.setLevels(values=(floor, peak))
 
         for k, (level, values) in enumerate(zip(levels, curves, strict=True)):
             pen = pg.mkPen(_CURVE_COLOURS[k % len(_CURVE_COLOURS)], width=2)
             curve = self.curve_plot.plot(grid, values, pen=pen, name=f"s = {_format_level(level)}")
             self.curves.append(curve)
+        tallest = float(curves.max())
+        if compared is not None and compare_log is not None:
+            self.comparison = comparison
+            self.compare_log_density = clipped(compare_log)
+            self.compare_item.setImage(self.compare_log_density, autoLevels=False)
+            self.compare_item.setRect(rect)
+            self.compare_plot.setRange(xRange=(low, high), yRange=(low, high), padding=0)
+            self.compare_plot.setTitle(f"Comparison: {comparison.kind}", color=_TEXT, size="10pt")
+            for k, values in enumerate(compared[1]):
+                pen = pg.mkPen(
+                    _CURVE_COLOURS[k % len(_CURVE_COLOURS)],
+                    width=1.5,
+                    style=Qt.PenStyle.DashLine,
+                )
+                self.compare_curves.append(self.curve_plot.plot(grid, values, pen=pen))
+            tallest = max(tallest, float(compared[1].max()))
         self.legend.setVisible(True)
         self.curve_plot.setXRange(low, high, padding=0)
         # headroom above the tallest curve for the legend
-        self.curve_plot.setYRange(0.0, 1.25 * float(curves.max()), padding=0)
+        self.curve_plot.setYRange(0.0, 1.25 * tallest, padding=0)
 
-        self.caption.setText(model.describe())
+        caption = model.describe()
+        if comparison is not None:
+            label = comparison_label or "comparison"
+            caption += f"<br><i>Dashed: {label}</i> — {comparison.describe()}"
+        self.caption.setText(caption)
         self.caption.setToolTip(
             f"Drawn on a {n} × {n} grid over {low:g} to {high:g}; the colour scale spans "
             f"{LOG_DECADES:g} decades below the highest density."
         )
+
+    def _show_comparison_plot(self, show: bool) -> None:
+        """Both images side by side above the curves, or the model's image beside the curves."""
+        if self._comparing == show:
+            return
+        layout = self.graphics.ci
+        layout.removeItem(self.curve_plot)
+        if show:
+            layout.addItem(self.compare_plot, row=0, col=1)
+            layout.addItem(self.curve_plot, row=1, col=0, colspan=2)
+        else:
+            layout.removeItem(self.compare_plot)
+            layout.addItem(self.curve_plot, row=0, col=1)
+        self._comparing = show
 
     def clear(self) -> None:
         """Show nothing."""
@@ -185,10 +234,29 @@ class NoiseModelView(QWidget):
         self.log_density = np.empty((0, 0))
         self.signal_levels = []
         self.image_item.clear()
-        for curve in self.curves:
+        self.compare_item.clear()
+        self.comparison = None
+        self.compare_log_density = np.empty((0, 0))
+        for curve in self.curves + self.compare_curves:
             self.curve_plot.removeItem(curve)
         self.curves = []
+        self.compare_curves = []
+        self._show_comparison_plot(False)
         self.legend.clear()
         self.legend.setVisible(False)
         self.caption.setText(_EMPTY_CAPTION)
         self.caption.setToolTip("The noise model shown above")
+
+
+def _sample(
+    model: NoiseModel, grid: np.ndarray, levels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """p(x|s) on ``grid`` x ``grid`` (indexed [signal, observation]) and at ``levels``."""
+    import torch
+
+    cpu_model = model.to("cpu")
+    with torch.no_grad():
+        x = torch.from_numpy(grid)
+        density = cpu_model.likelihood(x[None, :], x[:, None]).numpy()
+        curves = cpu_model.likelihood(x[None, :], torch.from_numpy(levels)[:, None]).numpy()
+    return density, curves

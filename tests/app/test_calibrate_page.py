@@ -158,7 +158,18 @@ def test_estimate_from_training_images_warns_it_is_estimated(qtbot, page, tmp_pa
     assert len(page.model_view.curves) == 6
 
 
-def test_bootstrap_from_training_images_gives_a_mixture_model(qtbot, page, tmp_path, demo):
+TINY_N2V = {
+    "network.depth": 2,
+    "network.features": 8,
+    "training.patch_size": 32,
+    "training.batch_size": 4,
+    "training.epochs": 1,
+    "training.steps_per_epoch": 3,
+    "training.val_patches": 4,
+}
+
+
+def bootstrap(qtbot, page: CalibratePage, tmp_path: Path, demo) -> None:
     from pn2v_engine import preset
 
     paths = []
@@ -167,25 +178,47 @@ def test_bootstrap_from_training_images_gives_a_mixture_model(qtbot, page, tmp_p
         tifffile.imwrite(paths[-1], image)
     state = page.context.state
     state.set_training_images(paths)
-    state.set_settings(
-        preset("cpu").with_changes(
-            **{
-                "network.depth": 2,
-                "network.features": 8,
-                "training.patch_size": 32,
-                "training.batch_size": 4,
-                "training.epochs": 1,
-                "training.steps_per_epoch": 3,
-                "training.val_patches": 4,
-            }
-        )
-    )
-    formats = []
-    page.progress.valueChanged.connect(lambda _: formats.append(page.progress.format()))
+    state.set_settings(preset("cpu").with_changes(**TINY_N2V))
     with qtbot.waitSignal(state.noise_model_changed, timeout=60_000):
         page.bootstrap_button.click()
+
+
+def test_bootstrap_from_training_images_gives_a_mixture_model(qtbot, page, tmp_path, demo):
+    formats = []
+    page.progress.valueChanged.connect(lambda _: formats.append(page.progress.format()))
+    bootstrap(qtbot, page, tmp_path, demo)
+    state = page.context.state
     assert state.noise_model.kind == "gmm"
     assert "bootstrap" in state.noise_model.metadata
     assert any(f.startswith("Training N2V") for f in formats)
     assert "Bootstrapped from a Noise2Void prediction" in page.warnings.text()
     assert len(page.model_view.curves) == 6
+    # beside it, the histogram of the same (prediction, noisy) pairs, curves dashed
+    view = page.model_view
+    comparison = view.comparison
+    assert comparison is not None and comparison.kind == "histogram"
+    assert comparison.metadata["bootstrap"]["kind"] == "histogram"
+    assert view.compare_plot.scene() is view.graphics.scene()
+    assert view.compare_log_density.shape == view.log_density.shape
+    assert not np.array_equal(view.compare_log_density, view.log_density)
+    assert len(view.compare_curves) == 6
+    assert all(c.opts["pen"].style() == Qt.PenStyle.DashLine for c in view.compare_curves)
+    assert "histogram of the same pairs" in view.caption.text()
+
+
+def test_bootstrap_after_calibrating_compares_with_the_measured_histogram(
+    qtbot, page, tmp_path, stack, demo
+):
+    drop(page.files, [stack])
+    build(qtbot, page)
+    measured = page.context.state.noise_model
+    assert page.model_view.comparison is None
+    bootstrap(qtbot, page, tmp_path, demo)
+    assert page.context.state.noise_model.kind == "gmm"
+    assert page.model_view.comparison is measured
+    assert "measured histogram" in page.model_view.caption.text()
+    # a model from anywhere else is shown alone again, in the two-plot layout
+    page.context.state.set_noise_model(measured, [])
+    assert page.model_view.comparison is None
+    assert page.model_view.compare_plot.scene() is None
+    assert page.model_view.compare_curves == []
