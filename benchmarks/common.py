@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import concurrent.futures
 import datetime as dt
+import math
 import multiprocessing
 import os
 import platform
@@ -326,4 +327,62 @@ def image_grid(
             )
             canvas.paste(panel, (left, top + title_h + label_h))
         top += title_h + label_h + tile + gap
+    return canvas
+
+
+def log_x_plot(
+    series: Sequence[tuple[str, Sequence[float], Sequence[float], tuple[int, int, int]]],
+    lines: Sequence[tuple[str, float, tuple[int, int, int]]],
+    x_label: str,
+    y_label: str,
+    title: str,
+    size: tuple[int, int] = (640, 420),
+) -> Image.Image:
+    """A small line chart with a log10 x axis: ``series`` of points and horizontal ``lines``.
+
+    ``series`` items are ``(label, xs, ys, rgb)``; ``lines`` items ``(label, y, rgb)``.
+    """
+    width, height = size
+    left, right, top, bottom = 64, 16, 34, 48
+    xs = [math.log10(x) for _, values, _, _ in series for x in values]
+    ys = [y for _, _, values, _ in series for y in values] + [y for _, y, _ in lines]
+    x0, x1 = math.floor(min(xs)), math.ceil(max(xs))
+    x1 = x1 if x1 > x0 else x0 + 1
+    y0, y1 = math.floor(min(ys) - 0.5), math.ceil(max(ys) + 0.5)
+    canvas = Image.new("RGB", size, (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    font = _font(13)
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        u = (math.log10(x) - x0) / (x1 - x0)
+        v = (y - y0) / (y1 - y0)
+        return left + u * (width - left - right), height - bottom - v * (height - top - bottom)
+
+    grey, black = (200, 200, 200), (0, 0, 0)
+    for decade in range(x0, x1 + 1):
+        px, _ = at(10.0**decade, y0)
+        draw.line([(px, top), (px, height - bottom)], fill=grey)
+        draw.text((px - 12, height - bottom + 6), f"{10.0**decade:g}", fill=black, font=font)
+    for y in range(y0, y1 + 1):
+        _, py = at(10.0**x0, y)
+        draw.line([(left, py), (width - right, py)], fill=grey)
+        draw.text((left - 30, py - 7), f"{y}", fill=black, font=font)
+    draw.rectangle([(left, top), (width - right, height - bottom)], outline=black)
+    for _, y, rgb in lines:
+        _, py = at(10.0**x0, y)
+        for start in range(left, width - right, 12):
+            draw.line([(start, py), (min(start + 6, width - right), py)], fill=rgb, width=2)
+    for _, xs_, ys_, rgb in series:
+        points = [at(x, y) for x, y in zip(xs_, ys_, strict=True)]
+        draw.line(points, fill=rgb, width=2)
+        for px, py in points:
+            draw.ellipse([(px - 4, py - 4), (px + 4, py + 4)], fill=rgb)
+    legend = [(item[0], item[-1]) for item in [*series, *lines]]
+    for row, (label, rgb) in enumerate(legend):
+        y = height - bottom - 8 - 18 * (len(legend) - row)
+        draw.line([(width - right - 150, y + 7), (width - right - 126, y + 7)], fill=rgb, width=3)
+        draw.text((width - right - 120, y), label, fill=black, font=font)
+    draw.text((left + 70, 8), title, fill=black, font=_font(14))
+    draw.text(((width - len(x_label) * 7) / 2, height - 22), x_label, fill=black, font=font)
+    draw.text((6, top - 22), y_label, fill=black, font=font)
     return canvas

@@ -9,6 +9,9 @@ data (self-supervised); the 50-frame average is used only to score. Rows:
 * ``pn2v``       PN2V MMSE with the histogram noise model of the other-FOV
                  confocal pair (two-photon and wide-field: the estimated model)
 * ``pn2v_est``   PN2V MMSE with the Poisson-Gaussian model estimated from the captures
+* ``pn2v_boot_hist``, ``pn2v_boot_gmm``  PN2V MMSE with a noise model bootstrapped
+                 from the N2V row's prediction and the captures (Prakash et al. 2020):
+                 the histogram, or the Gaussian mixture, of those pairs
 * ``bm3d``       VST+BM3D: generalized Anscombe transform, BM3D (sigma 1), exact
                  unbiased inverse; a, b fitted on the same calibration pair
 
@@ -49,7 +52,7 @@ from common import (
 )
 
 if TYPE_CHECKING:
-    from pn2v_engine import NoiseModel, PoissonGaussianNoiseModel, Settings
+    from pn2v_engine import BootstrapPairs, NoiseModel, PoissonGaussianNoiseModel, Settings
 
 DATA = Path("/work/shared/data/fmd_fov19")
 CALIBRATION = Path("/work/shared/data/fmd_confocal_other_fov")
@@ -64,6 +67,8 @@ METHODS: dict[str, str] = {
     "pn2v_prior": "U-Net (PN2V), prior mean",
     "pn2v": "U-Net (PN2V)",
     "pn2v_est": "U-Net (PN2V, est. NM)",
+    "pn2v_boot_hist": "U-Net (PN2V, bootstrapped histogram)",
+    "pn2v_boot_gmm": "U-Net (PN2V, bootstrapped GMM)",
     "bm3d": "VST+BM3D",
 }
 TRAD_LABEL = "U-Net (trad.)"
@@ -118,6 +123,8 @@ class Task:
     bm3d_profile: str
     device: str
     weights: str
+    #: The N2V row's prediction of each capture (bootstrapped noise models), once it ran.
+    pseudo_clean: np.ndarray | None = None
 
 
 @dataclass
@@ -187,8 +194,20 @@ def estimated_model(task: Task) -> PoissonGaussianNoiseModel:
     return estimate_poisson_gaussian(list(task.noisy))
 
 
+def bootstrap_pairs(task: Task) -> BootstrapPairs:
+    """The N2V prediction of each capture paired with the capture (as the engine bootstraps)."""
+    from pn2v_engine import BootstrapPairs
+
+    if task.pseudo_clean is None:
+        raise RuntimeError("the bootstrapped rows need the N2V row (add n2v to --methods)")
+    summary = {"frames": len(task.noisy), "source": "the benchmark's N2V row"}
+    return BootstrapPairs(list(task.pseudo_clean), list(task.noisy.astype(np.float32)), summary)
+
+
 def describe_model(model: NoiseModel) -> str:
     """One line about a noise model, with its Poisson-Gaussian parameters."""
+    if model.kind == "gmm" or "bootstrap" in model.metadata:
+        return f"bootstrapped: {model.describe()}"
     meta = model.metadata.get("poisson_gaussian_fit")
     if meta is not None:
         return (
@@ -271,14 +290,30 @@ def method_pn2v(task: Task) -> dict[str, Outcome]:
     return {"pn2v": outcome, "pn2v_prior": prior}
 
 
-def method_pn2v_est(task: Task) -> dict[str, Outcome]:
-    """PN2V with the Poisson-Gaussian model estimated from the noisy captures."""
-    model = estimated_model(task)
+def _pn2v_with(task: Task, model: NoiseModel, row: str) -> dict[str, Outcome]:
     images, outcome = train_and_denoise(task, network_settings(task, "pn2v"), model)
     outcome.predictions = images["mmse"]
     outcome.peak_rss_mb = peak_rss_mb()
     outcome.notes.insert(0, describe_model(model))
-    return {"pn2v_est": outcome}
+    return {row: outcome}
+
+
+def method_pn2v_est(task: Task) -> dict[str, Outcome]:
+    """PN2V with the Poisson-Gaussian model estimated from the noisy captures."""
+    return _pn2v_with(task, estimated_model(task), "pn2v_est")
+
+
+def method_pn2v_boot_hist(task: Task) -> dict[str, Outcome]:
+    """PN2V with the histogram of (N2V prediction, capture) pairs."""
+    return _pn2v_with(task, bootstrap_pairs(task).histogram(), "pn2v_boot_hist")
+
+
+def method_pn2v_boot_gmm(task: Task) -> dict[str, Outcome]:
+    """PN2V with a Gaussian mixture fitted to (N2V prediction, capture) pairs."""
+    from pn2v_engine import drive
+
+    model = drive(bootstrap_pairs(task).iter_fit_gmm())
+    return _pn2v_with(task, model, "pn2v_boot_gmm")
 
 
 def method_bm3d(task: Task) -> dict[str, Outcome]:
@@ -312,6 +347,8 @@ JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = 
     "n2v": (method_n2v, ("n2v",)),
     "pn2v": (method_pn2v, ("pn2v", "pn2v_prior")),
     "pn2v_est": (method_pn2v_est, ("pn2v_est",)),
+    "pn2v_boot_hist": (method_pn2v_boot_hist, ("pn2v_boot_hist",)),
+    "pn2v_boot_gmm": (method_pn2v_boot_gmm, ("pn2v_boot_gmm",)),
     "bm3d": (method_bm3d, ("bm3d",)),
 }
 
@@ -338,6 +375,8 @@ def run_methods(task: Task, methods: Sequence[str], isolate: bool) -> dict[str, 
             produced = {row: Outcome(None, notes=[f"FAILED: {exc}"]) for row in rows}
         print(f"[{task.name}] {job} done in {time.perf_counter() - started:.0f} s", flush=True)
         outcomes.update({row: produced[row] for row in wanted})
+        if job == "n2v" and produced["n2v"].predictions is not None:
+            task = dataclasses.replace(task, pseudo_clean=produced["n2v"].predictions)
     return outcomes
 
 
