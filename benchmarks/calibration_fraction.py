@@ -51,9 +51,15 @@ def method_fraction(task: Task, fraction: float, seed: int) -> Outcome:
     from pn2v_engine import histogram_from_pairs
 
     assert task.calibration is not None
-    clean, noisy = subsample(*task.calibration, fraction, seed)
+    full_clean, full_noisy = task.calibration
+    clean, noisy = subsample(full_clean, full_noisy, fraction, seed)
+    # the full pair's range for every share, so thin shares differ only in their counts
+    value_range = (
+        float(min(full_clean.min(), full_noisy.min())),
+        float(max(full_clean.max(), full_noisy.max())),
+    )
     model = histogram_from_pairs(
-        [clean], [noisy], value_range=(0, 255), prior_strength=task.prior_strength
+        [clean], [noisy], value_range=value_range, prior_strength=task.prior_strength
     )
     images, outcome = train_and_denoise(task, network_settings(task, "pn2v"), model)
     outcome.predictions = images["mmse"]
