@@ -2,8 +2,9 @@
 
     python -m app.screenshots docs/screenshots [--scale 1.5] [--epochs 8]
 
-Runs offscreen: the demo's calibration, a short training (saving one picture while
-it runs), denoising with PSNR, then the Start page with the saved project listed.
+Runs offscreen: the demo's calibration (and a bootstrapped model beside it), a short
+training (saving one picture while it runs), denoising with PSNR, then the Start page
+with the saved project listed.
 """
 
 from __future__ import annotations
@@ -76,6 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     window.calibrate_page.build()
     _wait(app, lambda: window.state.noise_model is not None and idle(), 300, "calibration")
     shot("2-calibrate")
+
+    # a bootstrapped model beside the measured histogram (a short N2V run), then back
+    state = window.state
+    measured = (state.noise_model, state.calibration_files, state.calibration_signal)
+    settings = state.settings
+    state.set_settings(
+        settings.with_changes(**{"training.epochs": 4, "training.steps_per_epoch": 25})
+    )
+    window.calibrate_page.bootstrap()
+    _wait(app, lambda: state.noise_model.kind == "gmm" and idle(), 600, "bootstrapping")
+    shot("2-calibrate-bootstrapped")
+    state.set_settings(settings)
+    state.set_noise_model(*measured)
 
     window.go_to_step(2)
     train = window.train_page

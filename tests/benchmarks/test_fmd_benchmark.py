@@ -75,3 +75,55 @@ def test_calibration_fraction_benchmark_scores_each_fraction(tmp_path: Path) -> 
     for row in rows:
         assert 15 < float(row.split("|")[3]) < 45
     assert (tmp_path / "calibration_fraction.png").stat().st_size > 5_000
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
+def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
+    from pn2v_engine import (
+        Project,
+        histogram_from_pairs,
+        preset,
+        read_image,
+        run_train,
+        save_project,
+    )
+
+    other = DATA.parent / "fmd_confocal_other_fov"
+    clean = read_image(other / "gt" / "mice.tif").data[0]
+    noisy = read_image(other / "raw" / "mice.tif").data[0]
+    model = histogram_from_pairs([clean], [noisy])
+    frames = [read_image(DATA / "raw" / f"Confocal_MICE_{k}.png").data[0] for k in (1, 2)]
+    settings = preset("cpu").with_changes(
+        **{
+            "network.depth": 2,
+            "network.features": 8,
+            "network.n_samples": 16,
+            "training.patch_size": 32,
+            "training.batch_size": 2,
+            "training.epochs": 1,
+            "training.steps_per_epoch": 3,
+            "training.val_patches": 2,
+        }
+    )
+    result = run_train(frames, model, settings, device="cpu")
+    project = save_project(
+        Project(settings=result.settings, noise_model=model, training=result),
+        tmp_path / "tiny.pn2v",
+    )
+    command = [sys.executable, "benchmarks/prediction_variants.py", str(project)]
+    command += ["--captures", "1", "--alphas", "0.8"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = {
+        line.split("|")[1].strip(): float(line.split("|")[2])
+        for line in done.stdout.splitlines()
+        if line.startswith("| MMSE") or line.startswith("| prior")
+    }
+    assert len(rows) == 8, done.stdout
+    assert all(15 < value < 45 for value in rows.values())
+    # the engine's own prediction and this script's MMSE agree
+    from pn2v_engine import load_project, psnr, run_predict
+
+    gt = read_image(DATA / "gt" / "Confocal_MICE_1.png").data[0]
+    engine = run_predict(load_project(project).denoiser("cpu"), frames[0]).mmse
+    assert abs(psnr(gt, engine, data_range=255.0) - rows["MMSE (as the engine predicts)"]) < 0.01
