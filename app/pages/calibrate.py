@@ -446,8 +446,9 @@ class CalibratePage(QWidget):
             lines += [
                 f"Frames: {calibration['frames']} of {shape} pixels, {calibration['dtype']}",
                 f"Signal range: {low:.1f} to {high:.1f}; readings {obs_low:.0f} to {obs_high:.0f}",
-                f"Saturated pixels: {calibration['saturated_pixels']}",
             ]
+            if "saturated_pixels" in calibration:  # histograms count them; mixtures do not
+                lines.append(f"Saturated pixels: {calibration['saturated_pixels']}")
         if counts.size:
             thin = int(np.count_nonzero(counts < THIN_ROW))
             lines.append(

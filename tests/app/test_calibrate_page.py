@@ -144,6 +144,19 @@ def test_loading_a_broken_model_says_so(page, tmp_path, monkeypatch):
     assert shown and shown[0].message
 
 
+def test_a_mixture_fitted_to_a_calibration_stack_is_shown_with_its_summary(page, stack):
+    from pn2v_engine import run_fit_gmm_calibration
+
+    model = run_fit_gmm_calibration([stack], steps=20)
+    assert "calibration" in model.metadata
+    page.context.state.set_noise_model(model, [])
+    assert page.model_view.model is model
+    assert len(page.model_view.curves) == 6
+    summary = page.summary.text()
+    assert "Gaussian-mixture" in summary and "Frames: 12 of 64×64 pixels" in summary
+    assert page.coverage_plot.isHidden()
+
+
 def test_estimate_from_training_images_warns_it_is_estimated(qtbot, page, tmp_path, demo):
     paths = []
     for i, image in enumerate(demo.images):
