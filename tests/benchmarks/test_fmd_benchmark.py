@@ -10,22 +10,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path("/work/shared/data/fmd_fov19")
+#: ``--set`` changes that make the benchmarks' networks tiny (seconds, not minutes).
+TINY = [
+    "network.depth=2",
+    "network.features=8",
+    "network.n_samples=16",
+    "training.patch_size=32",
+    "training.batch_size=2",
+    "training.val_patches=2",
+]
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
 def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     rows = ["input", "n2v", "pn2v", "pn2v_prior", "pn2v_boot_hist", "pn2v_boot_gmm"]
-    tiny = [
-        "network.depth=2",
-        "network.features=8",
-        "network.n_samples=16",
-        "training.patch_size=32",
-        "training.batch_size=2",
-        "training.val_patches=2",
-    ]
     command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE"]
     command += ["--steps", "3", "--in-process", "--out", str(tmp_path), "--methods", *rows]
-    command += ["--set", *tiny]
+    command += ["--set", *TINY]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = (tmp_path / "fmd_results.md").read_text(encoding="utf-8")
@@ -54,17 +55,9 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
 def test_calibration_fraction_benchmark_scores_each_fraction(tmp_path: Path) -> None:
-    tiny = [
-        "network.depth=2",
-        "network.features=8",
-        "network.n_samples=16",
-        "training.patch_size=32",
-        "training.batch_size=2",
-        "training.val_patches=2",
-    ]
     command = [sys.executable, "benchmarks/calibration_fraction.py", "--steps", "3"]
     command += ["--fractions", "1", "0.0001", "--in-process", "--out", str(tmp_path)]
-    command += ["--set", *tiny]
+    command += ["--set", *TINY]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = (tmp_path / "calibration_fraction.md").read_text(encoding="utf-8")
