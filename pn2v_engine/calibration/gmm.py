@@ -17,10 +17,9 @@ import numpy as np
 
 from pn2v_engine.noise_models.gmm import GaussianMixtureNoiseModel
 from pn2v_engine.noise_models.gmm_fit import MAX_PAIRS, iter_fit_gmm
-from pn2v_engine.progress import CancelToken, StageProgress, Throttle, check, drive
+from pn2v_engine.progress import CancelToken, StageProgress, drive
 
-from .histogram import _changed
-from .scan import PROGRESS_INTERVAL_S, Scan
+from .scan import Scan, reread_frames
 from .sources import CalibrationSources, FrameSource
 from .stack import scan_stack, stack_warnings
 
@@ -130,24 +129,13 @@ def _sample_pass(
     flat_signal = signal.ravel().astype(np.float32)
     first_half = np.zeros(signal.shape, np.float64)
     signals, readings = [], []
-    throttle = Throttle(PROGRESS_INTERVAL_S)
-    throttle()
-    yield StageProgress("sampling", 0, n, "")
-    count = 0
-    for index, frame in enumerate(source.open()):
-        check(cancel)
-        frame = np.asarray(frame)
-        if index >= n or frame.shape != signal.shape:
-            raise _changed()
+
+    def sample(index: int, frame: np.ndarray) -> None:
         if index < n // 2:
-            first_half += frame
+            first_half[...] += frame
         pick = rng.choice(signal.size, per_frame, replace=False)
         signals.append(flat_signal[pick])
         readings.append(frame.ravel()[pick].astype(np.float32))
-        count += 1
-        if throttle():
-            yield StageProgress("sampling", count, n, f"frame {count}")
-    if count != n:
-        raise _changed()
-    yield StageProgress("sampling", n, n, f"{n} frames")
+
+    yield from reread_frames(source, scan, signal.shape, "sampling", sample, cancel)
     return np.concatenate(signals), np.concatenate(readings), first_half

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pn2v_engine.errors import CalibrationError, ConfigError
+from pn2v_engine.errors import ConfigError
 from pn2v_engine.noise_models.histogram import HistogramAccumulator, histogram_grid
-from pn2v_engine.progress import CancelToken, StageProgress, Throttle, check
+from pn2v_engine.progress import CancelToken, StageProgress
 
-from .scan import PROGRESS_INTERVAL_S, Scan
+from .scan import Scan, reread_frames
 from .sources import FrameSource
 
 
@@ -55,7 +55,6 @@ def histogram_pass(
 
     Also sums the first ``first_half_frames`` frames and counts saturated readings.
     """
-    n = scan.n
     signal_range = (float(signal.min()), float(signal.max()))
     accumulator = _accumulator(
         min(scan.minimum, signal_range[0]),
@@ -67,27 +66,15 @@ def histogram_pass(
     code = _saturation_code(scan)
     first_half = np.zeros(signal.shape, np.float64) if first_half_frames else None
     saturated = np.zeros(signal.shape, np.int64) if code is not None else None
-    throttle = Throttle(PROGRESS_INTERVAL_S)
-    throttle()
-    yield StageProgress("histogram", 0, n, "")
-    count = 0
-    for index, frame in enumerate(source.open()):
-        check(cancel)
-        frame = np.asarray(frame)
-        if index >= n or frame.shape != signal.shape:
-            raise _changed()
+
+    def add(index: int, frame: np.ndarray) -> None:
         accumulator.add(signal, frame)
         if first_half is not None and index < first_half_frames:
-            first_half += frame
+            first_half[...] += frame
         if saturated is not None:
-            saturated += frame == code
-        count += 1
-        if throttle():
-            yield StageProgress("histogram", count, n, f"frame {count}")
-    if count != n:
-        raise _changed()
-    check(cancel)
-    yield StageProgress("histogram", n, n, f"{n} frames")
+            saturated[...] += frame == code
+
+    yield from reread_frames(source, scan, signal.shape, "histogram", add, cancel)
     return Pairs(accumulator, signal_range, code, first_half, saturated)
 
 
@@ -124,10 +111,3 @@ def _saturation_code(scan: Scan) -> float | None:
             return top
         return None
     return top
-
-
-def _changed() -> CalibrationError:
-    return CalibrationError(
-        "The calibration files changed while they were being read.",
-        "Wait until the files are completely written, then calibrate again.",
-    )

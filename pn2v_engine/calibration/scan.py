@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -125,3 +125,44 @@ def _is_integer_valued(frame: np.ndarray) -> bool:
 def _progress(stage: str, done: int, total: int | None, message: str) -> StageProgress:
     """A report; an unknown total is 0, an estimate that proved low is raised to ``done``."""
     return StageProgress(stage, done, max(total, done) if total else 0, message)
+
+
+def changed_error() -> CalibrationError:
+    """The files no longer match what the first pass read."""
+    return CalibrationError(
+        "The calibration files changed while they were being read.",
+        "Wait until the files are completely written, then calibrate again.",
+    )
+
+
+def reread_frames(
+    source: FrameSource,
+    scan: Scan,
+    shape: tuple[int, ...],
+    stage: str,
+    on_frame: Callable[[int, np.ndarray], None],
+    cancel: CancelToken | None,
+) -> Generator[StageProgress, None, None]:
+    """A second pass over the frames the first pass scanned: ``on_frame(index, frame)`` each.
+
+    Reports ``stage`` progress in frames; raises :func:`changed_error` if the frames are
+    not the ``scan.n`` frames of ``shape`` that the first pass saw.
+    """
+    n = scan.n
+    throttle = Throttle(PROGRESS_INTERVAL_S)
+    throttle()
+    yield StageProgress(stage, 0, n, "")
+    count = 0
+    for index, frame in enumerate(source.open()):
+        check(cancel)
+        frame = np.asarray(frame)
+        if index >= n or frame.shape != shape:
+            raise changed_error()
+        on_frame(index, frame)
+        count += 1
+        if throttle():
+            yield StageProgress(stage, count, n, f"frame {count}")
+    if count != n:
+        raise changed_error()
+    check(cancel)
+    yield StageProgress(stage, n, n, f"{n} frames")
