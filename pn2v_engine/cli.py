@@ -424,19 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
         "calibrate",
         help="Build a histogram noise model from calibration frames (or clean/noisy pairs).",
     )
-    p.add_argument(
-        "inputs", nargs="+", help="Calibration stack(s) or frames; with --signal, the noisy images."
-    )
-    p.add_argument("-o", "--output", required=True, help="Noise model file (.npz).")
-    p.add_argument("--signal", help="A clean image paired with the noisy INPUTS.")
+    _calibration_arguments(p, "histogram")
     p.add_argument("--bins", type=int, default=256, help="Histogram bins (default 256).")
-    p.add_argument(
-        "--range",
-        type=float,
-        nargs=2,
-        metavar=("LOW", "HIGH"),
-        help="Intensity range of the histogram (default: that of the data).",
-    )
     p.add_argument(
         "--prior-strength",
         type=float,
@@ -461,20 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
         "fit-gmm",
         help="Fit a Gaussian-mixture model to calibration frames (or clean/noisy pairs).",
     )
-    p.add_argument(
-        "inputs", nargs="+", help="Calibration stack(s) or frames; with --signal, the noisy images."
-    )
-    p.add_argument("-o", "--output", required=True, help="Noise model file (.npz).")
-    p.add_argument("--signal", help="A clean image paired with the noisy INPUTS.")
+    _calibration_arguments(p, "model")
     _gmm_arguments(p)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--range",
-        type=float,
-        nargs=2,
-        metavar=("LOW", "HIGH"),
-        help="Intensity range of the model (default: that of the data).",
-    )
     p.set_defaults(run=cmd_fit_gmm)
 
     p = nm_commands.add_parser(
@@ -572,6 +550,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_demo)
     return parser
+
+
+def _calibration_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """Calibration inputs (frames, or noisy images with --signal), output and range."""
+    p.add_argument(
+        "inputs", nargs="+", help="Calibration stack(s) or frames; with --signal, the noisy images."
+    )
+    p.add_argument("-o", "--output", required=True, help="Noise model file (.npz).")
+    p.add_argument("--signal", help="A clean image paired with the noisy INPUTS.")
+    p.add_argument(
+        "--range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help=f"Intensity range of the {what} (default: that of the data).",
+    )
 
 
 def _gmm_arguments(p: argparse.ArgumentParser) -> None:
