@@ -6,7 +6,7 @@ model from the noisy images themselves (a measured model is better).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -304,28 +304,30 @@ class CalibratePage(QWidget):
         )
 
     def estimate(self) -> None:
-        if self.context.busy:
-            return
-        paths = _noisy_images(self, self.state, self.context.last_folder("training"))
-        if not paths:
-            return
-        self._start(
-            Job("estimate noise model", estimate_from_images(paths), self),
+        self._from_noisy_images(
+            "estimate noise model",
+            estimate_from_images,
             "Estimating…",
             lambda model: self.state.set_noise_model(model, []),
         )
 
     def bootstrap(self) -> None:
-        if self.context.busy:
-            return
-        paths = _noisy_images(self, self.state, self.context.last_folder("training"))
-        if not paths:
-            return
-        self._start(
-            Job("bootstrap noise model", bootstrap_from_images(paths, self.state.settings), self),
+        self._from_noisy_images(
+            "bootstrap noise model",
+            lambda paths: bootstrap_from_images(paths, self.state.settings),
             "Training N2V…",
             self._bootstrapped,
         )
+
+    def _from_noisy_images(
+        self, name: str, factory: Callable[[list[Path]], Factory], text: str, on_result: Any
+    ) -> None:
+        """Ask for the noisy images (or take the Train page's) and run ``factory(paths)``."""
+        if self.context.busy:
+            return
+        paths = _noisy_images(self, self.state, self.context.last_folder("training"))
+        if paths:
+            self._start(Job(name, factory(paths), self), text, on_result)
 
     def load_model(self, path: Path | None) -> None:
         if path is None:
