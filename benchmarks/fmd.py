@@ -289,21 +289,22 @@ def method_n2v(task: Task) -> dict[str, Outcome]:
 
 def method_pn2v(task: Task) -> dict[str, Outcome]:
     """PN2V with the histogram model (or the estimate without a pair): MMSE and prior mean."""
-    model = histogram_model(task)
+    return _pn2v_with(task, histogram_model(task), "pn2v", prior_row="pn2v_prior")
+
+
+def _pn2v_with(
+    task: Task, model: NoiseModel, row: str, prior_row: str | None = None
+) -> dict[str, Outcome]:
+    """PN2V trained and denoising with ``model``: its MMSE row (and its prior mean's)."""
     images, outcome = train_and_denoise(task, network_settings(task, "pn2v"), model)
     outcome.peak_rss_mb = peak_rss_mb()
     outcome.notes.insert(0, describe_model(model))
-    prior = dataclasses.replace(outcome, predictions=images["prior_mean"], notes=["same run"])
-    outcome.predictions = images["mmse"]
-    return {"pn2v": outcome, "pn2v_prior": prior}
-
-
-def _pn2v_with(task: Task, model: NoiseModel, row: str) -> dict[str, Outcome]:
-    images, outcome = train_and_denoise(task, network_settings(task, "pn2v"), model)
-    outcome.predictions = images["mmse"]
-    outcome.peak_rss_mb = peak_rss_mb()
-    outcome.notes.insert(0, describe_model(model))
-    return {row: outcome}
+    rows = {row: dataclasses.replace(outcome, predictions=images["mmse"])}
+    if prior_row is not None:
+        rows[prior_row] = dataclasses.replace(
+            outcome, predictions=images["prior_mean"], notes=["same run"]
+        )
+    return rows
 
 
 def method_pn2v_gmm(task: Task) -> dict[str, Outcome]:
