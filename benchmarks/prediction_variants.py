@@ -42,23 +42,27 @@ class Variants:
             raise SystemExit(f"{project_path} is not a PN2V project")
         self.generator = torch.Generator().manual_seed(0)
 
+    def _trunk(self, image: torch.Tensor) -> torch.Tensor:
+        """(C, Y, X) features of a normalised (Y, X) image."""
+        with torch.inference_mode():
+            return self.network.trunk(image.contiguous()[None, None])[0]
+
+    @staticmethod
+    def _flat(features: torch.Tensor) -> torch.Tensor:
+        return features.permute(1, 2, 0).reshape(-1, features.shape[0]).clone()
+
     def features(self, image: torch.Tensor) -> torch.Tensor:
         """(Y * X, C) features of a normalised (Y, X) image."""
-        with torch.inference_mode():
-            f = self.network.trunk(image[None, None])[0]
-        return f.permute(1, 2, 0).reshape(-1, f.shape[0]).clone()
+        return self._flat(self._trunk(image))
 
     def dihedral_features(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Features of the 8 rotations and mirrors, mapped back onto the image."""
         out = []
         for k in range(8):
             view = torch.rot90(image, k % 4, (0, 1))
-            view = torch.flip(view, (1,)) if k >= 4 else view
-            with torch.inference_mode():
-                f = self.network.trunk(view.contiguous()[None, None])[0]
+            f = self._trunk(torch.flip(view, (1,)) if k >= 4 else view)
             f = torch.flip(f, (2,)) if k >= 4 else f
-            f = torch.rot90(f, -(k % 4), (1, 2))
-            out.append(f.permute(1, 2, 0).reshape(-1, f.shape[0]).clone())
+            out.append(self._flat(torch.rot90(f, -(k % 4), (1, 2))))
         return out
 
     def blind_spot_features(self, image: torch.Tensor, gap: int = 3) -> torch.Tensor:
