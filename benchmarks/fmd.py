@@ -6,18 +6,24 @@ data (self-supervised); the 50-frame average is used only to score. Rows:
 * ``input``      the noisy captures themselves
 * ``n2v``        U-Net trained with Noise2Void (mode n2v, one output)
 * ``pn2v_prior`` the PN2V run below, mean of its prior samples
-* ``pn2v``       PN2V MMSE with the histogram noise model of the other-FOV
-                 confocal pair (two-photon and wide-field: the estimated model)
-* ``pn2v_gmm``   PN2V MMSE with a Gaussian mixture fitted to the same calibration pair
+* ``pn2v``       PN2V MMSE with the noise model ``pn2v calibrate`` builds from the
+                 other-FOV confocal pair: the histogram smoothed by a Gaussian mixture
+                 (two-photon and wide-field: the estimated model)
+* ``pn2v_raw``   (ablation) the same with the histogram as measured, not smoothed
+* ``pn2v_gmm``   (ablation) PN2V MMSE with the Gaussian mixture of the same pair used
+                 directly (not tabulated: about 1.8x slower per step)
 * ``pn2v_est``   PN2V MMSE with the Poisson-Gaussian model estimated from the captures
 * ``pn2v_boot_hist``, ``pn2v_boot_gmm``  PN2V MMSE with a noise model bootstrapped
                  from the N2V row's prediction and the captures (Prakash et al. 2020):
-                 the histogram, or the Gaussian mixture, of those pairs
+                 the histogram, or the Gaussian mixture (tabulated on the histogram's
+                 grid, as calibration smooths), of those pairs
 * ``bm3d``       VST+BM3D: generalized Anscombe transform, BM3D (sigma 1), exact
                  unbiased inverse; a, b fitted on the same calibration pair
 
-Every network gets the same preset and the same time budget (``--minutes``).
-Each method runs in a fresh process, so its peak memory (ru_maxrss) is its own.
+Every network gets the same preset and the same time budget (``--minutes``) or the
+same number of steps (``--steps``, load-independent). Each method runs in a fresh
+process, so its peak memory (ru_maxrss) is its own. Each type's table and figure row
+are kept in ``OUT/fmd_results/``, so runs of different types add up to one report.
 
     python benchmarks/fmd.py --quick
     python benchmarks/fmd.py --types Confocal_MICE --methods input bm3d
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import shlex
 import sys
@@ -67,12 +74,15 @@ METHODS: dict[str, str] = {
     "n2v": "U-Net (N2V)",
     "pn2v_prior": "U-Net (PN2V), prior mean",
     "pn2v": "U-Net (PN2V)",
-    "pn2v_gmm": "U-Net (PN2V, GMM of the calibration pair)",
+    "pn2v_raw": "U-Net (PN2V, histogram not smoothed)",
+    "pn2v_gmm": "U-Net (PN2V, GMM of the calibration pair, direct)",
     "pn2v_est": "U-Net (PN2V, est. NM)",
     "pn2v_boot_hist": "U-Net (PN2V, bootstrapped histogram)",
     "pn2v_boot_gmm": "U-Net (PN2V, bootstrapped GMM)",
     "bm3d": "VST+BM3D",
 }
+#: The ablations run only when asked for.
+DEFAULT_METHODS = [key for key in METHODS if key not in ("pn2v_raw", "pn2v_gmm")]
 TRAD_LABEL = "U-Net (trad.)"
 
 #: Table 1, NR1 column (PSNR in dB, data range 255).
@@ -128,6 +138,11 @@ class Task:
     #: The N2V row's prediction of each capture (bootstrapped noise models), once it ran.
     pseudo_clean: np.ndarray | None = None
 
+    @property
+    def seed(self) -> int:
+        """The training seed, also used for the noise-model fits."""
+        return int(self.settings["training"]["seed"])
+
 
 @dataclass
 class Outcome:
@@ -177,20 +192,23 @@ def load_type(
 # -- noise models -----------------------------------------------------------------------
 
 
-def histogram_model(task: Task) -> NoiseModel:
-    """Histogram p(x|s) of the other-FOV pair over its range (as ``pn2v calibrate``); else the
+def histogram_model(task: Task, smooth: bool = True) -> NoiseModel:
+    """The other-FOV pair's noise model as ``pn2v calibrate --signal`` builds it; else the
     estimate.
 
     The range is the pair's, one bin per grey level: a histogram stretched to 0-255 has rows
     above the brightest calibrated signal that only its prior fills, and PN2V's prior samples
-    then roam there (measured: 0.14 dB lower MMSE on Confocal_MICE).
+    then roam there (measured: 0.14 dB lower MMSE on Confocal_MICE). ``smooth`` as the engine.
     """
-    from pn2v_engine import histogram_from_pairs
+    from pn2v_engine import run_calibrate_pairs
 
     if task.calibration is None:
         return estimated_model(task)
     clean, noisy = task.calibration
-    return histogram_from_pairs([clean], [noisy], prior_strength=task.prior_strength)
+    result = run_calibrate_pairs(
+        clean, noisy, prior_strength=task.prior_strength, smooth=smooth, seed=task.seed
+    )
+    return result.noise_model
 
 
 def estimated_model(task: Task) -> PoissonGaussianNoiseModel:
@@ -212,10 +230,19 @@ def bootstrap_pairs(task: Task) -> BootstrapPairs:
 
 def describe_model(model: NoiseModel) -> str:
     """One line about a noise model, with its Poisson-Gaussian parameters."""
-    if "bootstrap" in model.metadata:
-        return f"bootstrapped: {model.describe()}"
+    prefix = "bootstrapped: " if "bootstrap" in model.metadata else ""
+    if "tabulated_from" in model.metadata:
+        return f"{prefix}{model.metadata['tabulated_from']}, tabulated on {model.bins} bins"
+    if prefix:
+        return prefix + model.describe()
     if model.kind == "gmm":
         return model.describe()
+    smoothing = model.metadata.get("smoothing")
+    if smoothing is not None:
+        return (
+            f"histogram {model.bins} bins, smoothed: {smoothing['components']}-component "
+            f"mixture, degree {smoothing['degree']}, {smoothing['pairs']} pairs"
+        )
     meta = model.metadata.get("poisson_gaussian_fit")
     if meta is not None:
         return (
@@ -288,8 +315,15 @@ def method_n2v(task: Task) -> dict[str, Outcome]:
 
 
 def method_pn2v(task: Task) -> dict[str, Outcome]:
-    """PN2V with the histogram model (or the estimate without a pair): MMSE and prior mean."""
+    """PN2V with the calibrated model (or the estimate without a pair): MMSE and prior mean."""
     return _pn2v_with(task, histogram_model(task), "pn2v", prior_row="pn2v_prior")
+
+
+def method_pn2v_raw(task: Task) -> dict[str, Outcome]:
+    """PN2V with the pair's histogram as measured (``pn2v calibrate --no-smooth``)."""
+    if task.calibration is None:
+        raise RuntimeError("no calibration pair for this type")
+    return _pn2v_with(task, histogram_model(task, smooth=False), "pn2v_raw")
 
 
 def _pn2v_with(
@@ -329,10 +363,15 @@ def method_pn2v_boot_hist(task: Task) -> dict[str, Outcome]:
 
 
 def method_pn2v_boot_gmm(task: Task) -> dict[str, Outcome]:
-    """PN2V with a Gaussian mixture fitted to (N2V prediction, capture) pairs."""
+    """PN2V with a Gaussian mixture fitted to (N2V prediction, capture) pairs, tabulated on
+    the grid of their histogram (histogram speed, the mixture's shape)."""
     from pn2v_engine import drive
 
-    model = drive(bootstrap_pairs(task).iter_fit_gmm())
+    pairs = bootstrap_pairs(task)
+    grid = pairs.histogram()
+    mixture = drive(pairs.iter_fit_gmm(seed=task.seed))
+    metadata = {**mixture.metadata, "tabulated_from": mixture.describe()}
+    model = mixture.tabulate(grid.low, grid.high, grid.bins, metadata=metadata)
     return _pn2v_with(task, model, "pn2v_boot_gmm")
 
 
@@ -366,6 +405,7 @@ JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = 
     "input": (method_input, ("input",)),
     "n2v": (method_n2v, ("n2v",)),
     "pn2v": (method_pn2v, ("pn2v", "pn2v_prior")),
+    "pn2v_raw": (method_pn2v_raw, ("pn2v_raw",)),
     "pn2v_gmm": (method_pn2v_gmm, ("pn2v_gmm",)),
     "pn2v_est": (method_pn2v_est, ("pn2v_est",)),
     "pn2v_boot_hist": (method_pn2v_boot_hist, ("pn2v_boot_hist",)),
@@ -483,39 +523,95 @@ def figure_rows(
     return (f"{fmd_type}, capture 1, crop y={y} x={x}", panels), (float(low), float(high))
 
 
-def write_report(
-    out: Path,
-    tables: dict[str, str],
-    info: dict[str, str],
-    command: str,
-    settings_text: str,
-    figure: list[FigureRow],
-    ranges: list[tuple[float, float]],
-) -> None:
-    """docs/fmd_results.md (tables, machine, command) and docs/fmd_figure.png."""
-    out.mkdir(parents=True, exist_ok=True)
+@dataclass
+class TypeResult:
+    """What the report keeps of one type's run: its table, how it was made, its figure row."""
+
+    table: str
+    command: str
+    settings_text: str
+    machine: dict[str, str]
+    date: str
+    figure: FigureRow
+    display_range: tuple[float, float]
+
+    def save(self, folder: Path, fmd_type: str) -> None:
+        """``folder/<type>.json`` and the figure crops in ``folder/<type>.npz``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        title, panels = self.figure
+        text = {
+            "table": self.table,
+            "command": self.command,
+            "settings_text": self.settings_text,
+            "machine": self.machine,
+            "date": self.date,
+            "figure_title": title,
+            "panel_labels": [label for label, _ in panels],
+            "display_range": list(self.display_range),
+        }
+        (folder / f"{fmd_type}.json").write_text(json.dumps(text, indent=1), encoding="utf-8")
+        crops = {f"panel{i}": image.astype(np.float16) for i, (_, image) in enumerate(panels)}
+        np.savez_compressed(folder / f"{fmd_type}.npz", **crops)
+
+    @classmethod
+    def load(cls, folder: Path, fmd_type: str) -> TypeResult:
+        text = json.loads((folder / f"{fmd_type}.json").read_text(encoding="utf-8"))
+        with np.load(folder / f"{fmd_type}.npz") as crops:
+            panels = [
+                (label, crops[f"panel{i}"].astype(np.float32))
+                for i, label in enumerate(text["panel_labels"])
+            ]
+        return cls(
+            text["table"],
+            text["command"],
+            text["settings_text"],
+            text["machine"],
+            text["date"],
+            (text["figure_title"], panels),
+            tuple(text["display_range"]),
+        )
+
+
+def stored_types(folder: Path) -> list[str]:
+    """The types with a stored result: the default ones first, then the others by name."""
+    names = sorted(p.stem for p in folder.glob("*.json"))
+    return [n for n in DEFAULT_TYPES if n in names] + [n for n in names if n not in DEFAULT_TYPES]
+
+
+def write_report(out: Path) -> None:
+    """docs/fmd_results.md and docs/fmd_figure.png from every type stored in out/fmd_results."""
+    folder = out / "fmd_results"
+    results = {name: TypeResult.load(folder, name) for name in stored_types(folder)}
     lines = [
         "# FMD benchmark: Table 1 (NR1) of Krull et al. 2020 on this machine",
         "",
-        f"Command: `{command}`",
-        "",
-        markdown_table(["", ""], [[k, v] for k, v in info.items()]),
-        "",
-        settings_text,
-        "",
         "PSNR with data range 255 against the 50-frame average; mean over the four noisy",
         "captures (each denoised separately) ± 2 SEM. The networks train on the four noisy",
-        "captures only. Confocal PN2V uses a histogram from one noisy/clean pair of another",
-        "field of view (the paper used the 19 training FOVs × 50 frames); two-photon and",
-        "wide-field have no pair, so their PN2V row uses the estimated model. Peak RSS is",
-        "that of the process that ran the method. The paper's numbers come from a GPU, the",
-        "`paper` network (64 features, K = 800) and 10,000 steps of 80 patches of 100².",
+        "captures only. Confocal PN2V uses the noise model `pn2v calibrate` builds from one",
+        "noisy/clean pair of another field of view (the paper used the 19 training FOVs × 50",
+        "frames); two-photon and wide-field have no pair, so their PN2V row uses the estimated",
+        "model. Peak RSS is that of the process that ran the method. The paper's numbers come",
+        "from a GPU, the `paper` network (64 features, K = 800) and 10,000 steps of 80 patches",
+        "of 100². Each type below names the command, machine and date of its run.",
         "",
     ]
-    for fmd_type, table in tables.items():
-        lines += [f"## {fmd_type}", "", table, ""]
-    if figure:
+    for fmd_type, r in results.items():
+        lines += [
+            f"## {fmd_type}",
+            "",
+            f"Command: `{r.command}` ({r.date})",
+            "",
+            r.table,
+            "",
+            markdown_table(["", ""], [[k, v] for k, v in r.machine.items()]),
+            "",
+            r.settings_text,
+            "",
+        ]
+    if results:
         lines += ["![noisy / N2V / PN2V / ground truth](fmd_figure.png)", ""]
+        figure = [r.figure for r in results.values()]
+        ranges = [r.display_range for r in results.values()]
         image_grid(figure, ranges).save(out / "fmd_figure.png")
     (out / "fmd_results.md").write_text("\n".join(lines), encoding="utf-8")
 
@@ -529,7 +625,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--types", nargs="+", default=None, help=f"FMD types (default {' '.join(DEFAULT_TYPES)})"
     )
     parser.add_argument(
-        "--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="rows"
+        "--methods",
+        nargs="+",
+        default=DEFAULT_METHODS,
+        choices=list(METHODS),
+        help=f"rows (default: all but the ablations {sorted(set(METHODS) - set(DEFAULT_METHODS))})",
     )
     parser.add_argument(
         "--minutes",
@@ -606,9 +706,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, value in info.items():
         print(f"{key}: {value}")
     print(settings_text, flush=True)
-    tables: dict[str, str] = {}
-    figure: list[FigureRow] = []
-    ranges: list[tuple[float, float]] = []
     for fmd_type in args.types:
         noisy, gt, pair = load_type(fmd_type, args.data, args.calibration)
         task = Task(
@@ -625,12 +722,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             weights=args.weights,
         )
         outcomes = run_methods(task, args.methods, isolate=not args.in_process)
-        tables[fmd_type] = type_table(fmd_type, gt, outcomes, args.methods)
-        print(f"\n## {fmd_type}\n\n{tables[fmd_type]}\n", flush=True)
+        table = type_table(fmd_type, gt, outcomes, args.methods)
+        print(f"\n## {fmd_type}\n\n{table}\n", flush=True)
         row, display = figure_rows(fmd_type, noisy, gt, outcomes)
-        figure.append(row)
-        ranges.append(display)
-        write_report(args.out, tables, info, command, settings_text, figure, ranges)
+        date = time.strftime("%Y-%m-%d %H:%M")
+        result = TypeResult(table, command, settings_text, info, date, row, display)
+        result.save(args.out / "fmd_results", fmd_type)
+        write_report(args.out)
     print(f"wrote {args.out / 'fmd_results.md'} and {args.out / 'fmd_figure.png'}")
     return 0
 

@@ -69,7 +69,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from .io import read_image
 
     value_range = tuple(args.range) if args.range else None
-    options = {"bins": args.bins, "value_range": value_range, "prior_strength": args.prior_strength}
+    options = {
+        "bins": args.bins,
+        "value_range": value_range,
+        "prior_strength": args.prior_strength,
+        "smooth": args.smooth,
+    }
     with _interrupt_cancels() as token:
         if args.signal:
             observations = [read_image(p).data for p in args.inputs]
@@ -86,6 +91,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         f"Signal range {s.signal_range[0]:g} to {s.signal_range[1]:g}; "
         f"{s.saturated_pixels} saturated pixels."
     )
+    if result.measured is not None:
+        _say("The histogram was smoothed with a Gaussian mixture fitted to the same pixels.")
     for warning in s.warnings:
         _say(f"warning: {warning}")
     _say(f"Noise model written to {path}")
@@ -431,7 +438,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=10.0,
         help="Pseudo-counts of the Poisson-Gaussian fit added to each histogram row "
-        "(0 for the paper's plain histogram).",
+        "(0 for the paper's plain histogram; with --no-smooth).",
+    )
+    p.add_argument(
+        "--no-smooth",
+        dest="smooth",
+        action="store_false",
+        help="Keep the histogram as measured instead of smoothing it with a Gaussian mixture "
+        "fitted to the same pixels (smoothing is the default: ragged rows make PN2V worse).",
     )
     p.set_defaults(run=cmd_calibrate)
 

@@ -9,7 +9,6 @@ those pairs with :func:`~pn2v_engine.noise_models.gmm_fit.iter_fit_gmm`.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -19,6 +18,7 @@ from pn2v_engine.noise_models.gmm import GaussianMixtureNoiseModel
 from pn2v_engine.noise_models.gmm_fit import MAX_PAIRS, iter_fit_gmm
 from pn2v_engine.progress import CancelToken, StageProgress, drive
 
+from .sampling import PairSampler
 from .scan import Scan, reread_frames
 from .sources import CalibrationSources, FrameSource
 from .stack import scan_stack, stack_warnings
@@ -125,17 +125,13 @@ def _sample_pass(
 ) -> Generator[StageProgress, None, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Random (signal, reading) pairs from every frame, and the first half's per-pixel sum."""
     n = scan.n
-    per_frame = min(signal.size, math.ceil(max_pairs / n))
-    flat_signal = signal.ravel().astype(np.float32)
+    sampler = PairSampler(signal, n, max_pairs, rng)
     first_half = np.zeros(signal.shape, np.float64)
-    signals, readings = [], []
 
     def sample(index: int, frame: np.ndarray) -> None:
         if index < n // 2:
             first_half[...] += frame
-        pick = rng.choice(signal.size, per_frame, replace=False)
-        signals.append(flat_signal[pick])
-        readings.append(frame.ravel()[pick].astype(np.float32))
+        sampler.add(frame)
 
     yield from reread_frames(source, scan, signal.shape, "sampling", sample, cancel)
-    return np.concatenate(signals), np.concatenate(readings), first_half
+    return (*sampler.pairs(), first_half)

@@ -12,6 +12,7 @@ from pn2v_engine.errors import ConfigError
 from pn2v_engine.noise_models.histogram import HistogramAccumulator, histogram_grid
 from pn2v_engine.progress import CancelToken, StageProgress
 
+from .sampling import PairSampler
 from .scan import Scan, reread_frames
 from .sources import FrameSource
 
@@ -50,10 +51,12 @@ def histogram_pass(
     *,
     first_half_frames: int,
     cancel: CancelToken | None,
+    sampler: PairSampler | None = None,
 ) -> Generator[StageProgress, None, Pairs]:
     """Histogram the frames against ``signal`` over ``value_range`` or the data's range.
 
-    Also sums the first ``first_half_frames`` frames and counts saturated readings.
+    Also sums the first ``first_half_frames`` frames, counts saturated readings and, if
+    given, lets ``sampler`` draw from every frame.
     """
     signal_range = (float(signal.min()), float(signal.max()))
     accumulator = _accumulator(
@@ -73,6 +76,8 @@ def histogram_pass(
             first_half[...] += frame
         if saturated is not None:
             saturated[...] += frame == code
+        if sampler is not None:
+            sampler.add(frame)
 
     yield from reread_frames(source, scan, signal.shape, "histogram", add, cancel)
     return Pairs(accumulator, signal_range, code, first_half, saturated)

@@ -14,6 +14,7 @@ from pn2v_engine.progress import CancelToken, StageProgress, check, drive
 from .histogram import histogram_pass, validate_options
 from .results import CalibrationResult, build_result
 from .scan import check_frame, scan_frames
+from .smoothing import new_sampler, smooth_result
 from .sources import array_source
 
 
@@ -24,6 +25,8 @@ def iter_calibrate_pairs(
     bins: int = DEFAULT_BINS,
     value_range: tuple[float, float] | None = None,
     prior_strength: float = DEFAULT_PRIOR_STRENGTH,
+    smooth: bool = True,
+    seed: int = 0,
     cancel: CancelToken | None = None,
 ) -> Generator[StageProgress, None, CalibrationResult]:
     """Build a histogram noise model from one clean image and noisy images of it.
@@ -33,8 +36,8 @@ def iter_calibrate_pairs(
     of them, all of the signal's shape. The other options are as for
     :func:`~pn2v_engine.calibration.iter_calibrate`.
 
-    Yields ``checking`` then ``histogram`` progress. Only the range, saturation and
-    out-of-range checks apply: the others concern averaged stacks. Raises
+    Yields ``checking`` then ``histogram`` progress, then ``smoothing``. Only the range,
+    saturation and out-of-range checks apply: the others concern averaged stacks. Raises
     :class:`CalibrationError` (no noisy images, shapes that differ from the signal's,
     NaN/infinite pixels) or :class:`~pn2v_engine.errors.ConfigError` (bad options).
     """
@@ -64,10 +67,21 @@ def iter_calibrate_pairs(
     if scan.n == 0:
         raise _no_observations()
     signal64 = clean.astype(np.float64)
+    sampler = new_sampler(signal64, scan.n, seed) if smooth else None
     pairs = yield from histogram_pass(
-        source, signal64, scan, bins, value_range, first_half_frames=0, cancel=cancel
+        source,
+        signal64,
+        scan,
+        bins,
+        value_range,
+        first_half_frames=0,
+        cancel=cancel,
+        sampler=sampler,
     )
-    return build_result(signal64, scan, pairs, [], value_range, prior_strength)
+    result = build_result(signal64, scan, pairs, [], value_range, prior_strength)
+    if sampler is None:
+        return result
+    return (yield from smooth_result(result, sampler, seed, cancel))
 
 
 def run_calibrate_pairs(

@@ -54,11 +54,16 @@ class CalibrationSummary:
 @dataclass
 class CalibrationResult:
     """The float32 signal (mean of the frames, or the given clean image), the noise model
-    (``metadata["calibration"]`` holds ``summary.to_dict()``) and the summary."""
+    (``metadata["calibration"]`` holds ``summary.to_dict()``) and the summary.
+
+    ``measured`` is the histogram as measured when ``noise_model`` is its smoothed form
+    (:mod:`.smoothing`), else ``None``.
+    """
 
     signal: np.ndarray
     noise_model: HistogramNoiseModel
     summary: CalibrationSummary
+    measured: HistogramNoiseModel | None = None
 
 
 def build_result(

@@ -23,6 +23,7 @@ from .checks import (
 from .histogram import histogram_pass, validate_options
 from .results import CalibrationResult, build_result
 from .scan import Scan, scan_frames
+from .smoothing import new_sampler, smooth_result
 from .sources import CalibrationSources, FrameSource, frame_source, no_frames_error
 
 
@@ -32,6 +33,8 @@ def iter_calibrate(
     bins: int = DEFAULT_BINS,
     value_range: tuple[float, float] | None = None,
     prior_strength: float = DEFAULT_PRIOR_STRENGTH,
+    smooth: bool = True,
+    seed: int = 0,
     cancel: CancelToken | None = None,
 ) -> Generator[StageProgress, None, CalibrationResult]:
     """Build a histogram noise model from frames of a static scene, reporting progress.
@@ -40,23 +43,37 @@ def iter_calibrate(
     ``(frames, Y, X)`` array, or 2-D arrays or stacks; files are read twice, never held
     whole. ``value_range`` defaults to the data's range; integer data with a narrow range
     get fewer than ``bins`` bins. ``prior_strength`` is the prior's pseudo-counts per
-    signal row. ``cancel`` is checked before every frame.
+    signal row. ``smooth`` replaces the measured histogram by a Gaussian mixture fitted to
+    a sample of the same pairs (seeded by ``seed``), tabulated on the same grid
+    (:mod:`.smoothing`). ``cancel`` is checked before every frame.
 
     Yields ``averaging`` then ``histogram`` progress in frames (``total`` is 0 while the
-    files' frame count is unknown). Raises :class:`CalibrationError` (no or one frame,
-    mismatched shapes, NaN/infinite pixels, files changed between the passes),
+    files' frame count is unknown), then ``smoothing`` in fitting steps. Raises
+    :class:`CalibrationError` (no or one frame, mismatched shapes, NaN/infinite pixels,
+    files changed between the passes),
     :class:`~pn2v_engine.errors.InvalidImageError` (unreadable files, files of different
     shapes) or :class:`~pn2v_engine.errors.ConfigError` (``bins < 2``, bad ``value_range``).
     """
     validate_options(bins, value_range)
     source, scan = yield from scan_stack(sources, cancel)
     signal64 = scan.total / scan.n
+    sampler = new_sampler(signal64, scan.n, seed) if smooth else None
     pairs = yield from histogram_pass(
-        source, signal64, scan, bins, value_range, first_half_frames=scan.n // 2, cancel=cancel
+        source,
+        signal64,
+        scan,
+        bins,
+        value_range,
+        first_half_frames=scan.n // 2,
+        cancel=cancel,
+        sampler=sampler,
     )
     assert pairs.first_half is not None
     warnings = stack_warnings(scan, pairs.first_half)
-    return build_result(signal64, scan, pairs, warnings, value_range, prior_strength)
+    result = build_result(signal64, scan, pairs, warnings, value_range, prior_strength)
+    if sampler is None:
+        return result
+    return (yield from smooth_result(result, sampler, seed, cancel))
 
 
 def scan_stack(

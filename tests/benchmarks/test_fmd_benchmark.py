@@ -50,7 +50,19 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         assert 15 < float(psnr.split("±")[0]) < 45
     assert "FAILED" not in report
     assert "bootstrapped: Gaussian-mixture" in table["U-Net (PN2V, bootstrapped GMM)"]
+    assert "tabulated on" in table["U-Net (PN2V, bootstrapped GMM)"]
     assert "bootstrapped: histogram" in table["U-Net (PN2V, bootstrapped histogram)"]
+    assert "smoothed: 3-component mixture" in table["U-Net (PN2V)"]
+    stored = sorted(p.name for p in (tmp_path / "fmd_results").iterdir())
+    assert stored == ["Confocal_MICE.json", "Confocal_MICE.npz"]
+    # a later run of another type adds its section and keeps this one
+    command = [sys.executable, "benchmarks/fmd.py", "--types", "TwoPhoton_MICE", "--in-process"]
+    command += ["--out", str(tmp_path), "--methods", "input"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    merged = (tmp_path / "fmd_results.md").read_text(encoding="utf-8")
+    assert merged.index("## Confocal_MICE") < merged.index("## TwoPhoton_MICE")
+    assert table["U-Net (PN2V, bootstrapped GMM)"] in merged
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")

@@ -78,6 +78,20 @@ def test_calibrate_train_denoise(trained: Path, tmp_path: Path, capsys) -> None:
     assert {p: p.read_bytes() for p in before} == before  # inputs untouched
 
 
+def test_calibrate_smooths_unless_told_not_to(trained: Path, tmp_path: Path, capsys) -> None:
+    from pn2v_engine.noise_models import load_noise_model
+
+    smoothed = load_noise_model(trained.parent / "nm.npz")
+    assert smoothed.metadata["smoothing"]["method"] == "gaussian mixture"
+    stack = str(trained.parent / "calibration.tif")
+    assert main(["calibrate", stack, "-o", str(tmp_path / "raw.npz"), "--no-smooth"]) == 0
+    assert "smoothed" not in capsys.readouterr().out
+    measured = load_noise_model(tmp_path / "raw.npz")
+    assert "smoothing" not in measured.metadata
+    np.testing.assert_array_equal(measured.counts, smoothed.counts)
+    assert not np.array_equal(measured.density.numpy(), smoothed.density.numpy())
+
+
 def test_denoise_input_dtype_and_default_folder(trained: Path, capsys) -> None:
     demo = trained.parent
     image = demo / "images" / "a.tif"

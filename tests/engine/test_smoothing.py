@@ -1,0 +1,123 @@
+"""Tests for tabulating a Gaussian mixture and smoothing calibration histograms with it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pn2v_engine.calibration import run_calibrate, run_calibrate_pairs
+from pn2v_engine.demo import Camera
+from pn2v_engine.noise_models import GaussianMixtureNoiseModel, noise_model_from_npz_bytes
+
+CAMERA = Camera(gain=2.0, offset=100.0, read_noise=3.0, bit_depth=12, quantum_efficiency=1.0)
+
+
+def _mixture() -> GaussianMixtureNoiseModel:
+    rng = np.random.default_rng(0)
+    parameters = rng.normal(0.0, 1.0, (3, 3, 3))
+    return GaussianMixtureNoiseModel(parameters, (0.0, 200.0), (20.0, 180.0), 0.5, 4.0)
+
+
+def _ramp_frames(frames: int, size: int = 64, seed: int = 0) -> np.ndarray:
+    """A static ramp from dark to bright, read ``frames`` times by the camera."""
+    photons = np.broadcast_to(np.linspace(0.0, 400.0, size), (frames, size, size))
+    return CAMERA.expose(photons, np.random.default_rng(seed))
+
+
+def _analytic_rows(model, centres: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The camera's Gaussian approximation, as bin masses of the model's grid."""
+    edges = model.low + model.width * np.arange(model.bins + 1)
+    sd = np.sqrt(CAMERA.gain * (centres - CAMERA.offset) + (CAMERA.gain * CAMERA.read_noise) ** 2)
+    z = torch.tensor((edges[None, :] - centres[:, None]) / sd[:, None])
+    return np.diff(torch.special.ndtr(z).numpy(), axis=1)
+
+
+# ------------------------------------------------------------------------- tabulation
+
+
+def test_tabulated_rows_are_the_mixtures_bin_masses() -> None:
+    mixture = _mixture()
+    table = mixture.tabulate(-0.5, 199.5, 200)
+    density = table.density.numpy().astype(np.float64)
+    np.testing.assert_allclose(density.sum(axis=1) * table.width, 1.0, rtol=1e-5)
+    # each inner bin holds the integral of p(x|s) over it (a fine midpoint rule)
+    rows = [10, 75, 150]
+    fine = torch.linspace(-0.5, 199.5, 200 * 40 + 1, dtype=torch.float64)
+    midpoints = ((fine[1:] + fine[:-1]) / 2).float()
+    for i in rows:
+        s = torch.full_like(midpoints, float(table.bin_centres[i]))
+        p = mixture.likelihood(midpoints, s).double().numpy() * (1.0 / 40)
+        integral = p.reshape(200, 40).sum(axis=1)
+        np.testing.assert_allclose(density[i, 1:-1], integral[1:-1], atol=2e-5, rtol=2e-3)
+
+
+def test_tabulation_puts_the_tails_into_the_outer_bins() -> None:
+    mixture = _mixture()
+    narrow = mixture.tabulate(80.0, 120.0, 20)
+    wide = mixture.tabulate(0.0, 200.0, 100)
+    # a signal near the top of the narrow range: the readings above it pile into its last bin
+    row = 18
+    assert narrow.bin_centres[row] == pytest.approx(117.0)
+    above = wide.density.numpy()[58, 59:].sum() * wide.width  # readings >= 118 in the wide
+    assert narrow.density.numpy()[row, -1] * narrow.width == pytest.approx(above, rel=1e-3)
+
+
+def test_tabulate_keeps_counts_and_metadata_and_round_trips() -> None:
+    counts = np.arange(16, dtype=np.int64).reshape(4, 4)
+    table = _mixture().tabulate(0.0, 200.0, 4, counts=counts, metadata={"note": "x"})
+    np.testing.assert_array_equal(table.row_counts(), counts.sum(axis=1))
+    loaded = noise_model_from_npz_bytes(table.to_npz_bytes())
+    assert loaded.metadata == {"note": "x"}
+    np.testing.assert_array_equal(loaded.density.numpy(), table.density.numpy())
+    with pytest.raises(ValueError, match="cannot tabulate"):
+        _mixture().tabulate(10.0, 10.0, 4)
+
+
+# -------------------------------------------------------------------------- smoothing
+
+
+def test_smoothing_follows_the_camera_where_the_histogram_is_thin() -> None:
+    """384 readings per signal leave ragged rows; the smoothed rows sit closer to the camera."""
+    photons = np.repeat(np.linspace(5.0, 400.0, 32), 2)[None, :].repeat(64, axis=0)
+    clean = CAMERA.offset + CAMERA.gain * photons
+    frames = CAMERA.expose(np.broadcast_to(photons, (3, 64, 64)), np.random.default_rng(0))
+    result = run_calibrate_pairs(clean, frames)
+    smoothed, measured = result.noise_model, result.measured
+    assert measured is not None
+    assert smoothed.metadata["smoothing"]["method"] == "gaussian mixture"
+    assert "smoothing" not in measured.metadata
+    np.testing.assert_array_equal(smoothed.counts, measured.counts)
+    grid = (smoothed.low, smoothed.high, smoothed.bins)
+    assert grid == (measured.low, measured.high, measured.bins)
+    plain = run_calibrate_pairs(clean, frames, smooth=False)
+    assert plain.measured is None
+    np.testing.assert_array_equal(plain.noise_model.density.numpy(), measured.density.numpy())
+
+    levels = np.unique(clean)
+    x = torch.tensor(measured.bin_centres, dtype=torch.float32)
+    truth = _analytic_rows(measured, levels)
+    errors = {}
+    for name, model in (("smoothed", smoothed), ("measured", measured)):
+        rows = [model.likelihood(x, torch.full_like(x, float(s))).numpy() for s in levels]
+        errors[name] = np.abs(np.stack(rows) * model.width - truth).sum(axis=1)
+    assert np.median(errors["smoothed"]) < 0.3 * np.median(errors["measured"])
+
+
+def test_smoothing_pairs_and_seed() -> None:
+    frames = _ramp_frames(3, seed=1)
+    clean = CAMERA.offset + CAMERA.gain * np.broadcast_to(np.linspace(0.0, 400.0, 64), (64, 64))
+    one = run_calibrate_pairs(clean, frames, bins=64, seed=5)
+    two = run_calibrate_pairs(clean, frames, bins=64, seed=5)
+    assert one.measured is not None and "smoothing" in one.noise_model.metadata
+    np.testing.assert_array_equal(one.noise_model.density.numpy(), two.noise_model.density.numpy())
+
+
+def test_too_few_pairs_keep_the_measured_histogram_and_say_so() -> None:
+    frames = _ramp_frames(2, size=16)  # 512 pairs: too few for a mixture
+    result = run_calibrate(frames, bins=32)
+    assert result.measured is None
+    assert "smoothing" not in result.noise_model.metadata
+    warning = result.summary.warnings[-1]
+    assert "could not be smoothed" in warning and "used as measured" in warning
+    assert result.noise_model.metadata["calibration"]["warnings"][-1] == warning
