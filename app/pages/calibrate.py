@@ -14,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -48,13 +49,13 @@ ESTIMATE_NOTE = (
 )
 
 
-def calibrate_frames(paths: list[Path], bins: int) -> Factory:
+def calibrate_frames(paths: list[Path], bins: int, smooth: bool) -> Factory:
     """Job body: the engine's calibration of ``paths``."""
 
     def run(token: Any) -> Generator[Any, None, Any]:
         from pn2v_engine import iter_calibrate
 
-        return (yield from iter_calibrate(paths, bins=bins, cancel=token))
+        return (yield from iter_calibrate(paths, bins=bins, smooth=smooth, cancel=token))
 
     return run
 
@@ -117,6 +118,13 @@ def _noisy_images(page: QWidget, state: Any, last_folder: str) -> list[Path]:
     return paths
 
 
+def _measured_beside_smoothed(model: Any) -> tuple[Any, str]:
+    """A smoothed histogram's measured counts, to draw beside it; else nothing."""
+    if "smoothing" in model.metadata and model.counts is not None:
+        return model.measured(), "the histogram as measured"
+    return None, ""
+
+
 class CalibratePage(QWidget):
     """Calibration frames in, noise model out, with the paper's Figure 3 views."""
 
@@ -148,6 +156,14 @@ class CalibratePage(QWidget):
             "Histogram bins along signal and observation. 256 suits 8- to 16-bit data; "
             "integer data with a narrower range get one bin per grey level."
         )
+        self.smooth = QCheckBox("Smooth the histogram (recommended)")
+        self.smooth.setChecked(True)
+        self.smooth.setToolTip(
+            "Fit a smooth Gaussian-mixture model to the same (signal, reading) pairs and use it "
+            "on the histogram's grid. Bright signals are seen by few pixels, so their histogram "
+            "rows are ragged, and PN2V denoises worse with ragged rows (0.1-0.3 dB on real "
+            "confocal data). The measured histogram is drawn beside it for comparison."
+        )
         self.build_button = QPushButton("&Build noise model")
         self.build_button.setObjectName("primaryButton")
         self.build_button.setToolTip("Average the frames and build the histogram p(x|s).")
@@ -162,6 +178,7 @@ class CalibratePage(QWidget):
         frames_box = QGroupBox("Calibration frames")
         form = QFormLayout()
         form.addRow("Histogram bins:", self.bins)
+        form.addRow("", self.smooth)
         buttons = QHBoxLayout()
         buttons.addWidget(self.build_button)
         buttons.addWidget(self.cancel_button)
@@ -224,7 +241,8 @@ class CalibratePage(QWidget):
         self.coverage_plot.setLogMode(y=True)
         self.coverage_plot.setToolTip(
             "How many (signal, reading) pairs fell in each signal bin. Rows with few pairs "
-            "lean on a fitted Poisson-Gaussian prior."
+            "are ragged: smoothing replaces them by a fitted mixture, and unsmoothed "
+            "histograms lean on a fitted Poisson-Gaussian prior there."
         )
         self.coverage_curve = self.coverage_plot.plot(
             stepMode="center", fillLevel=0, brush=(45, 108, 223, 80), pen="#2d6cdf"
@@ -298,7 +316,11 @@ class CalibratePage(QWidget):
         if not files or self.context.busy:
             return
         self._start(
-            Job("calibrate", calibrate_frames(files, self.bins.value()), self),
+            Job(
+                "calibrate",
+                calibrate_frames(files, self.bins.value(), self.smooth.isChecked()),
+                self,
+            ),
             "Reading frames…",
             lambda result: self._calibrated(result, files),
         )
@@ -404,7 +426,7 @@ class CalibratePage(QWidget):
         model, same_pairs = result
         previous = self.state.noise_model
         if previous is not None and "calibration" in previous.metadata:
-            comparison = (previous, "the measured histogram it replaces")
+            comparison = (previous, "the calibrated histogram it replaces")
         else:
             comparison = (same_pairs, "histogram of the same pairs")
         self._comparison = (model, *comparison)
@@ -427,7 +449,7 @@ class CalibratePage(QWidget):
         else:
             shown_with, comparison, label = self._comparison
             if shown_with is not model:
-                comparison, label = None, ""
+                comparison, label = _measured_beside_smoothed(model)
             self.model_view.set_noise_model(model, comparison, label)
             if self.state.calibration_signal is not None:
                 self.signal_view.set_image(self.state.calibration_signal)

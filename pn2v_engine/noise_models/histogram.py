@@ -247,6 +247,15 @@ class HistogramNoiseModel(NoiseModel):
         half = self.width / 2
         return s.clamp_(self.low + half, self.high - half)
 
+    def describe(self) -> str:
+        smoothing = self.metadata.get("smoothing")
+        if smoothing is None:
+            return super().describe()
+        return (
+            f"histogram noise model smoothed by a {smoothing['components']}-component "
+            f"Gaussian mixture, calibrated range {self.low:g} to {self.high:g}"
+        )
+
     def posterior_weights(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         # densities are floored above zero, so plain normalisation is safe (and faster)
         weights = self.likelihood(x, s)
@@ -257,6 +266,19 @@ class HistogramNoiseModel(NoiseModel):
 
     def to(self, device: torch.device | str) -> Self:
         return type(self)(self.density.to(device), self.low, self.high, self.counts, self.metadata)
+
+    def measured(self) -> HistogramNoiseModel | None:
+        """The plain histogram of the kept counts (no prior, no smoothing), or ``None``.
+
+        For showing what was measured beside a smoothed model; empty rows are uniform.
+        """
+        if self.counts is None:
+            return None
+        rows = self.counts.sum(axis=1, keepdims=True)
+        probability = np.where(rows > 0, self.counts / np.maximum(rows, 1), 1.0 / self.bins)
+        return HistogramNoiseModel(
+            probability / self.width, self.low, self.high, self.counts, {"measured_counts": True}
+        )
 
     def row_counts(self) -> np.ndarray | None:
         """Calibration pixels per signal bin (``None`` if the counts were not kept)."""

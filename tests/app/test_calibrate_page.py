@@ -50,7 +50,7 @@ def drop(widget, paths: list[Path]) -> None:
 
 def build(qtbot, page: CalibratePage) -> None:
     with qtbot.waitSignal(
-        page.context.busy_changed, timeout=30_000, check_params_cb=lambda b: not b
+        page.context.busy_changed, timeout=120_000, check_params_cb=lambda b: not b
     ):
         page.build_button.click()
 
@@ -74,6 +74,23 @@ def test_dropped_stack_builds_a_model_shown_like_figure_3(qtbot, page, stack, de
     assert "Coverage" in page.summary.text()
     assert page.next_button.isEnabled()
     assert page.export_button.isEnabled()
+    # smoothed by default, drawn beside the histogram as measured
+    assert state.noise_model.metadata["smoothing"]["method"] == "gaussian mixture"
+    assert "smoothed by a 3-component Gaussian mixture" in page.summary.text()
+    measured = page.model_view.comparison
+    assert measured is not None and "smoothing" not in measured.metadata
+    np.testing.assert_array_equal(measured.counts, state.noise_model.counts)
+    assert "as measured" in page.model_view.caption.text()
+
+
+def test_unsmoothed_histogram_is_shown_alone(qtbot, page, stack):
+    page.files.set_files([stack])
+    page.smooth.setChecked(False)
+    build(qtbot, page)
+    model = page.context.state.noise_model
+    assert "smoothing" not in model.metadata
+    assert page.model_view.comparison is None
+    assert "smoothed" not in page.summary.text()
 
 
 def test_few_frames_show_a_warning(qtbot, page, stack):
@@ -224,14 +241,13 @@ def test_bootstrap_after_calibrating_compares_with_the_measured_histogram(
 ):
     drop(page.files, [stack])
     build(qtbot, page)
-    measured = page.context.state.noise_model
-    assert page.model_view.comparison is None
+    calibrated = page.context.state.noise_model
     bootstrap(qtbot, page, tmp_path, demo)
     assert page.context.state.noise_model.kind == "gmm"
-    assert page.model_view.comparison is measured
-    assert "measured histogram" in page.model_view.caption.text()
-    # a model from anywhere else is shown alone again, in the two-plot layout
-    page.context.state.set_noise_model(measured, [])
+    assert page.model_view.comparison is calibrated
+    assert "calibrated histogram it replaces" in page.model_view.caption.text()
+    # a model from anywhere else (here: plain counts) is shown alone, in the two-plot layout
+    page.context.state.set_noise_model(calibrated.measured(), [])
     assert page.model_view.comparison is None
     assert page.model_view.compare_plot.scene() is None
     assert page.model_view.compare_curves == []
