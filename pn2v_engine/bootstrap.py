@@ -2,7 +2,8 @@
 
 Without a calibration stack: train Noise2Void on the noisy images, take its prediction
 as a pseudo-clean signal, and build a noise model from the (prediction, noisy image)
-pairs, a Gaussian mixture (smooth, needs little data) or the paper's histogram.
+pairs: a Gaussian mixture (smooth, needs little data), the paper's histogram, or the
+histogram smoothed by the mixture.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import numpy as np
 from .config import Settings, preset
 from .data import as_frames
 from .errors import ConfigError
-from .noise_models import NoiseModel, histogram_from_pairs
+from .noise_models import HistogramNoiseModel, NoiseModel, histogram_from_pairs
 from .noise_models.gmm_fit import iter_fit_gmm
 from .noise_models.histogram import DEFAULT_BINS
+from .noise_models.smoothing import iter_smooth_histogram
 from .prediction import Denoiser, iter_predict
 from .progress import (
     CancelToken,
@@ -33,7 +35,7 @@ from .training import TrainResult, iter_train
 
 log = logging.getLogger(__name__)
 
-BootstrapKind = Literal["gmm", "histogram"]
+BootstrapKind = Literal["gmm", "histogram", "smoothed"]
 BootstrapProgress = TrainProgress | StageProgress
 
 METHOD = "bootstrapped: Noise2Void prediction as the clean signal (Prakash et al. 2020)"
@@ -67,16 +69,31 @@ class BootstrapPairs:
             self.signal, self.observation, bins=bins, metadata=self._metadata("histogram")
         )
 
+    def _flat(self) -> tuple[np.ndarray, np.ndarray]:
+        signal = np.concatenate([p.ravel() for p in self.signal])
+        return signal, np.concatenate([f.ravel() for f in self.observation])
+
     def iter_fit_gmm(
         self, *, cancel: CancelToken | None = None, **fit_options: Any
     ) -> Generator[StageProgress, None, NoiseModel]:
         """A Gaussian mixture fitted to the pairs (options of :func:`iter_fit_gmm`)."""
-        signal = np.concatenate([p.ravel() for p in self.signal])
-        observation = np.concatenate([f.ravel() for f in self.observation])
         return (
             yield from iter_fit_gmm(
-                signal, observation, cancel=cancel, metadata=self._metadata("gmm"), **fit_options
+                *self._flat(), cancel=cancel, metadata=self._metadata("gmm"), **fit_options
             )
+        )
+
+    def iter_smoothed_histogram(
+        self, bins: int = DEFAULT_BINS, *, cancel: CancelToken | None = None, **fit_options: Any
+    ) -> Generator[StageProgress, None, HistogramNoiseModel]:
+        """The pairs' histogram smoothed by a mixture fitted to them, as calibration smooths
+        (:mod:`~pn2v_engine.noise_models.smoothing`): the mixture's shape at the
+        histogram's speed, with the pairs' counts kept."""
+        measured = histogram_from_pairs(
+            self.signal, self.observation, bins=bins, metadata=self._metadata("smoothed")
+        )
+        return (
+            yield from iter_smooth_histogram(measured, *self._flat(), cancel=cancel, **fit_options)
         )
 
 
@@ -125,22 +142,23 @@ def iter_bootstrap_noise_model(
         Default: the ``cpu`` preset.
     kind
         ``"gmm"``: fit a :class:`~pn2v_engine.noise_models.gmm.GaussianMixtureNoiseModel`;
-        ``"histogram"``: the paper's histogram of ``bins`` bins.
+        ``"histogram"``: the paper's histogram of ``bins`` bins; ``"smoothed"``: that
+        histogram smoothed by a fitted mixture (training runs at the histogram's speed).
     cancel
         Checked throughout; cancelling raises :class:`~pn2v_engine.progress.Cancelled`.
     device
         ``auto``, ``cpu``, ``cuda`` or ``mps`` for training and prediction.
     bins
-        Histogram bins (``kind="histogram"`` only).
+        Histogram bins (``kind="histogram"`` or ``"smoothed"``).
     **fit_options
         Options of :func:`~pn2v_engine.noise_models.gmm_fit.iter_fit_gmm`
-        (``n_components``, ``degree``, ``steps``, ``seed``, ...; ``kind="gmm"`` only).
+        (``n_components``, ``degree``, ``steps``, ``seed``, ...; not for the histogram).
 
     Yields
     ------
     TrainProgress or StageProgress
         :class:`TrainProgress` while N2V trains, then ``predicting`` in frames, then
-        ``fitting`` in steps (or ``histogram``).
+        ``fitting`` (or ``smoothing``) in steps, or ``histogram``.
 
     Returns
     -------
@@ -152,8 +170,10 @@ def iter_bootstrap_noise_model(
     ConfigError
         For an unknown ``kind``, GMM options with ``kind="histogram"``, or bad settings.
     """
-    if kind not in ("gmm", "histogram"):
-        raise ConfigError(f"Unknown noise model kind {kind!r}.", "Choose gmm or histogram.")
+    if kind not in ("gmm", "histogram", "smoothed"):
+        raise ConfigError(
+            f"Unknown noise model kind {kind!r}.", "Choose gmm, histogram or smoothed."
+        )
     if kind == "histogram" and fit_options:
         raise ConfigError(
             f"Options {sorted(fit_options)} apply to the Gaussian mixture, not the histogram."
@@ -163,6 +183,8 @@ def iter_bootstrap_noise_model(
         yield StageProgress("histogram", 0, 1, "")
         model = pairs.histogram(bins)
         yield StageProgress("histogram", 1, 1, "")
+    elif kind == "smoothed":
+        model = yield from pairs.iter_smoothed_histogram(bins, cancel=cancel, **fit_options)
     else:
         model = yield from pairs.iter_fit_gmm(cancel=cancel, **fit_options)
     log.info("bootstrapped a %s noise model from %d frames", kind, len(pairs.observation))

@@ -201,7 +201,11 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         f"Training Noise2Void ({settings.preset} preset) on {len(files)} file(s): "
         f"{t.epochs} epochs x {t.steps_per_epoch} steps; its prediction is the clean signal."
     )
-    options = {"bins": args.bins} if args.kind == "histogram" else _gmm_options(args)
+    options = {
+        "histogram": {"bins": args.bins},
+        "smoothed": {"bins": args.bins, **_gmm_options(args)},
+        "gmm": _gmm_options(args),
+    }[args.kind]
     with _interrupt_cancels() as token, _bar(t.epochs * t.steps_per_epoch, "training") as bar:
         generator = iter_bootstrap_noise_model(
             images, settings, kind=args.kind, cancel=token, device=args.device, **options
@@ -477,11 +481,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="Noise model file (.npz).")
     p.add_argument(
         "--kind",
-        choices=["gmm", "histogram"],
-        default="gmm",
-        help="gmm: a Gaussian mixture (default); histogram: the paper's 2-D histogram.",
+        choices=["smoothed", "gmm", "histogram"],
+        default="smoothed",
+        help="smoothed (default): the 2-D histogram smoothed by a Gaussian mixture, as "
+        "'pn2v calibrate' makes; gmm: the mixture itself (slower to train with); "
+        "histogram: the paper's 2-D histogram as measured.",
     )
-    p.add_argument("--bins", type=int, default=256, help="Histogram bins (--kind histogram).")
+    p.add_argument(
+        "--bins", type=int, default=256, help="Histogram bins (--kind smoothed or histogram)."
+    )
     _gmm_arguments(p)
     p.add_argument(
         "--preset",

@@ -87,18 +87,15 @@ def estimate_from_images(paths: list[Path]) -> Factory:
 
 
 def bootstrap_from_images(paths: list[Path], settings: Any) -> Factory:
-    """Job body: N2V on the noisy images, then a Gaussian mixture of (prediction, noisy).
-
-    Returns the mixture and, for comparison, the histogram of the same pairs.
-    """
+    """Job body: N2V on the noisy images, then the histogram of (prediction, noisy) pairs
+    smoothed by a Gaussian mixture fitted to them (the pairs' counts are kept)."""
 
     def run(token: Any) -> Generator[Any, None, Any]:
         from pn2v_engine import iter_bootstrap_pairs
 
         images = yield from _read_images(paths, token)
         pairs = yield from iter_bootstrap_pairs(images, settings, cancel=token)
-        model = yield from pairs.iter_fit_gmm(cancel=token)
-        return model, pairs.histogram()
+        return (yield from pairs.iter_smoothed_histogram(cancel=token))
 
     return run
 
@@ -121,6 +118,8 @@ def _noisy_images(page: QWidget, state: Any, last_folder: str) -> list[Path]:
 def _measured_beside_smoothed(model: Any) -> tuple[Any, str]:
     """A smoothed histogram's measured counts, to draw beside it; else nothing."""
     if "smoothing" in model.metadata and model.counts is not None:
+        if "bootstrap" in model.metadata:
+            return model.measured(), "the histogram of the same (N2V prediction, noisy) pairs"
         return model.measured(), "the histogram as measured"
     return None, ""
 
@@ -203,9 +202,10 @@ class CalibratePage(QWidget):
         self.bootstrap_button = QPushButton("&Bootstrap from noisy images…")
         self.bootstrap_button.setToolTip(
             "No calibration frames: train Noise2Void on your noisy images (minutes, with the "
-            "Train page's preset), then fit a Gaussian-mixture noise model to its prediction "
-            "and the noisy pixels (Prakash et al. 2020). Usually closer to a measured model "
-            "than the Poisson-Gaussian estimate."
+            "Train page's preset), then model the noise around its prediction: the histogram "
+            "of (prediction, noisy pixel) pairs, smoothed by a fitted Gaussian mixture "
+            "(Prakash et al. 2020). Usually closer to a measured model than the "
+            "Poisson-Gaussian estimate."
         )
         self.bootstrap_button.clicked.connect(self.bootstrap)
         self.export_button = QPushButton("Save noise model &as…")
@@ -421,15 +421,11 @@ class CalibratePage(QWidget):
         self.progress.hide()
         self._update_buttons()
 
-    def _bootstrapped(self, result: tuple[Any, Any]) -> None:
-        """Use the mixture; compare it with a measured histogram, else that of the same pairs."""
-        model, same_pairs = result
+    def _bootstrapped(self, model: Any) -> None:
+        """Use the model; compare it with a calibrated one it replaces, else its own counts."""
         previous = self.state.noise_model
         if previous is not None and "calibration" in previous.metadata:
-            comparison = (previous, "the calibrated histogram it replaces")
-        else:
-            comparison = (same_pairs, "histogram of the same pairs")
-        self._comparison = (model, *comparison)
+            self._comparison = (model, previous, "the calibrated histogram it replaces")
         self.state.set_noise_model(model, [])
         self.tabs.setCurrentWidget(self.model_view)
 

@@ -1,14 +1,4 @@
-"""Smoothing a measured histogram with a Gaussian mixture fitted to the same pairs.
-
-A histogram row is only as good as the pixels in it: at the bright end of a calibration
-few pixels fall in each signal bin, the rows turn ragged, and PN2V's prior spreads its
-samples to fit the noise in them (measured on the FMD Confocal_MICE benchmark: the
-prior's spread 1.5x its error above 70 grey levels). A Gaussian mixture whose
-parameters are polynomials of the signal (:mod:`pn2v_engine.noise_models.gmm`) is
-smooth by construction and fitted in seconds; tabulated on the histogram's own grid it
-keeps the histogram's speed in training and prediction. The measured counts stay in the
-model, for display and for the calibration checks.
-"""
+"""Smoothing a calibration's histogram (see :mod:`pn2v_engine.noise_models.smoothing`)."""
 
 from __future__ import annotations
 
@@ -19,7 +9,8 @@ from dataclasses import replace
 import numpy as np
 
 from pn2v_engine.errors import NoiseModelError
-from pn2v_engine.noise_models.gmm_fit import MAX_PAIRS, iter_fit_gmm
+from pn2v_engine.noise_models.gmm_fit import MAX_PAIRS
+from pn2v_engine.noise_models.smoothing import iter_smooth_histogram
 from pn2v_engine.progress import CancelToken, StageProgress
 
 from .results import CalibrationResult
@@ -36,23 +27,16 @@ def new_sampler(signal: np.ndarray, frames: int, seed: int) -> PairSampler:
 def smooth_result(
     result: CalibrationResult, sampler: PairSampler, seed: int, cancel: CancelToken | None
 ) -> Generator[StageProgress, None, CalibrationResult]:
-    """``result`` with its histogram replaced by a mixture fitted to ``sampler``'s pairs.
+    """``result`` with its histogram smoothed by a mixture fitted to ``sampler``'s pairs.
 
     The measured histogram moves to ``result.measured``. With too few pairs for a
-    mixture the measured histogram stays in use and the summary says so. Yields
-    ``smoothing`` progress in fitting steps.
+    mixture the measured histogram stays in use and the summary says so.
     """
     measured = result.noise_model
-    signals, readings = sampler.pairs()
-    fit = iter_fit_gmm(
-        signals, readings, value_range=measured.signal_range, seed=seed, cancel=cancel
-    )
     try:
-        while True:
-            report = next(fit)
-            yield replace(report, stage="smoothing")
-    except StopIteration as done:
-        mixture = done.value
+        smoothed = yield from iter_smooth_histogram(
+            measured, *sampler.pairs(), cancel=cancel, seed=seed
+        )
     except NoiseModelError as error:
         warning = (
             f"The histogram could not be smoothed ({error.message}) and is used as "
@@ -62,18 +46,4 @@ def smooth_result(
         summary = replace(result.summary, warnings=[*result.summary.warnings, warning])
         measured.metadata["calibration"] = summary.to_dict()
         return replace(result, summary=summary)
-    fit = mixture.metadata["fit"]
-    metadata = {
-        **measured.metadata,
-        "smoothing": {
-            "method": "gaussian mixture",
-            "components": mixture.n_components,
-            "degree": mixture.degree,
-            "pairs": int(signals.size),
-            "held_out_nll": fit["held_out_nll"][str(fit["best_step"])],
-        },
-    }
-    smoothed = mixture.tabulate(
-        measured.low, measured.high, measured.bins, counts=measured.counts, metadata=metadata
-    )
     return replace(result, noise_model=smoothed, measured=measured)

@@ -18,6 +18,7 @@ from .histogram import (
     histogram_grid,
 )
 from .parametric import PoissonGaussianNoiseModel, estimate_poisson_gaussian
+from .smoothing import iter_smooth_histogram
 
 __all__ = [
     "MAX_OUT_OF_RANGE",
@@ -32,6 +33,7 @@ __all__ = [
     "histogram_from_pairs",
     "histogram_grid",
     "iter_fit_gmm",
+    "iter_smooth_histogram",
     "load_noise_model",
     "noise_model_from_npz_bytes",
     "run_fit_gmm",

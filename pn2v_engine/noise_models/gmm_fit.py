@@ -136,12 +136,13 @@ def iter_fit_gmm(
     for step in range(1, steps + 1):
         check(cancel)
         index = torch.randint(s_fit.numel(), (min(batch, s_fit.numel()),), generator=generator)
-        loss = -model.log_likelihood(x_fit[index], s_fit[index]).mean()
-        if not torch.isfinite(loss):
-            log.warning("GMM fit diverged at step %d; keeping the best parameters", step)
-            break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with torch.enable_grad():  # also when the caller turned gradients off
+            loss = -model.log_likelihood(x_fit[index], s_fit[index]).mean()
+            if not torch.isfinite(loss):
+                log.warning("GMM fit diverged at step %d; keeping the best parameters", step)
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         optimizer.step()
         schedule.step()
         if step % every == 0 or step == steps:

@@ -213,27 +213,29 @@ def bootstrap(qtbot, page: CalibratePage, tmp_path: Path, demo) -> None:
         page.bootstrap_button.click()
 
 
-def test_bootstrap_from_training_images_gives_a_mixture_model(qtbot, page, tmp_path, demo):
+def test_bootstrap_from_training_images_gives_a_smoothed_histogram(qtbot, page, tmp_path, demo):
     formats = []
     page.progress.valueChanged.connect(lambda _: formats.append(page.progress.format()))
     bootstrap(qtbot, page, tmp_path, demo)
     state = page.context.state
-    assert state.noise_model.kind == "gmm"
-    assert "bootstrap" in state.noise_model.metadata
+    model = state.noise_model
+    assert model.kind == "histogram" and model.metadata["bootstrap"]["kind"] == "smoothed"
+    assert model.metadata["smoothing"]["method"] == "gaussian mixture"
+    assert any(f.startswith("Smoothing") for f in formats)
     assert any(f.startswith("Training N2V") for f in formats)
     assert "Bootstrapped from a Noise2Void prediction" in page.warnings.text()
     assert len(page.model_view.curves) == 6
     # beside it, the histogram of the same (prediction, noisy) pairs, curves dashed
     view = page.model_view
     comparison = view.comparison
-    assert comparison is not None and comparison.kind == "histogram"
-    assert comparison.metadata["bootstrap"]["kind"] == "histogram"
+    assert comparison is not None and comparison.metadata == {"measured_counts": True}
+    np.testing.assert_array_equal(comparison.counts, model.counts)
     assert view.compare_plot.scene() is view.graphics.scene()
     assert view.compare_log_density.shape == view.log_density.shape
     assert not np.array_equal(view.compare_log_density, view.log_density)
     assert len(view.compare_curves) == 6
     assert all(c.opts["pen"].style() == Qt.PenStyle.DashLine for c in view.compare_curves)
-    assert "histogram of the same pairs" in view.caption.text()
+    assert "histogram of the same (N2V prediction, noisy) pairs" in view.caption.text()
 
 
 def test_bootstrap_after_calibrating_compares_with_the_measured_histogram(
@@ -243,7 +245,7 @@ def test_bootstrap_after_calibrating_compares_with_the_measured_histogram(
     build(qtbot, page)
     calibrated = page.context.state.noise_model
     bootstrap(qtbot, page, tmp_path, demo)
-    assert page.context.state.noise_model.kind == "gmm"
+    assert "bootstrap" in page.context.state.noise_model.metadata
     assert page.model_view.comparison is calibrated
     assert "calibrated histogram it replaces" in page.model_view.caption.text()
     # a model from anywhere else (here: plain counts) is shown alone, in the two-plot layout

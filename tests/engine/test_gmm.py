@@ -201,7 +201,9 @@ def test_fit_is_seeded_and_reports_progress() -> None:
     a = run_fit_gmm(signal, noisy, on_progress=reports.append, **options)
     b = run_fit_gmm(signal, noisy, **options)
     c = run_fit_gmm(signal, noisy, seed=1, **options)
-    assert torch.equal(a.parameters, b.parameters)
+    with torch.no_grad():  # e.g. a caller predicting: the fit still has its gradients
+        d = run_fit_gmm(signal, noisy, **options)
+    assert torch.equal(a.parameters, b.parameters) and torch.equal(a.parameters, d.parameters)
     assert not torch.equal(a.parameters, c.parameters)
     assert all(r.stage == "fitting" and r.total == 30 for r in reports)
     assert reports[0].done == 0 and reports[-1].done == 30
@@ -297,10 +299,10 @@ def test_gmm_trains_pn2v_denoises_and_is_saved_in_projects(demo: DemoData, tmp_p
     np.testing.assert_array_equal(again, denoised)
 
 
-@pytest.mark.parametrize("kind", ["gmm", "histogram"])
+@pytest.mark.parametrize("kind", ["gmm", "histogram", "smoothed"])
 def test_bootstrap_makes_a_usable_model(kind: str, demo: DemoData) -> None:
     reports = []
-    options = {"steps": 30} if kind == "gmm" else {"bins": 64}
+    options = {"gmm": {"steps": 30}, "histogram": {"bins": 64}, "smoothed": {"bins": 64}}[kind]
     model = run_bootstrap_noise_model(
         list(demo.images),
         _tiny("n2v"),
@@ -315,6 +317,9 @@ def test_bootstrap_makes_a_usable_model(kind: str, demo: DemoData) -> None:
     assert model.metadata["bootstrap"]["frames"] == 2
     stages = {getattr(r, "stage", "training") for r in reports}
     assert {"training", "predicting"} <= stages
+    if kind == "smoothed":
+        assert "smoothing" in stages and model.metadata["smoothing"]["components"] == 3
+        assert model.bins <= 64 and model.row_counts().sum() == demo.images.size
     result = run_train(list(demo.images), model, _tiny(), device="cpu")
     assert math.isfinite(result.best_val_loss)
 
@@ -365,7 +370,7 @@ def test_cli_fit_gmm_and_bootstrap(demo: DemoData, tmp_path: Path, capsys) -> No
         "boot.npz": [
             "bootstrap",
             str(images),
-            *("--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4"),
+            *("--kind", "gmm", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4"),
             *("--patch-size", "32", "--steps", "20", "--device", "cpu"),
         ],
         "boot_hist.npz": [
@@ -374,11 +379,20 @@ def test_cli_fit_gmm_and_bootstrap(demo: DemoData, tmp_path: Path, capsys) -> No
             *("--kind", "histogram", "--bins", "32", "--epochs", "1", "--steps-per-epoch", "1"),
             *("--batch-size", "4", "--patch-size", "32", "--device", "cpu"),
         ],
+        "boot_smooth.npz": [
+            "bootstrap",
+            str(images),
+            *("--bins", "32", "--epochs", "1", "--steps-per-epoch", "1", "--steps", "20"),
+            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu"),
+        ],
     }
     for name, args in runs.items():
         assert main(["noise-model", *args, "-o", str(tmp_path / name)]) == 0, name
         model = load_noise_model(tmp_path / name)
-        assert ("histogram" if name == "boot_hist.npz" else "gmm") == model.kind
+        assert ("histogram" if "boot_" in name else "gmm") == model.kind
+    smoothed = load_noise_model(tmp_path / "boot_smooth.npz")
+    assert smoothed.metadata["bootstrap"]["kind"] == "smoothed"  # the default
+    assert smoothed.metadata["smoothing"]["method"] == "gaussian mixture"
     assert load_noise_model(tmp_path / "stack.npz").n_components == 2
     out = capsys.readouterr().out
     assert "Noise model written to" in out

@@ -121,3 +121,15 @@ def test_too_few_pairs_keep_the_measured_histogram_and_say_so() -> None:
     warning = result.summary.warnings[-1]
     assert "could not be smoothed" in warning and "used as measured" in warning
     assert result.noise_model.metadata["calibration"]["warnings"][-1] == warning
+
+
+def test_measured_is_the_plain_histogram_of_the_kept_counts() -> None:
+    counts = np.array([[3, 1, 0], [0, 0, 0], [0, 2, 2]], dtype=np.int64)
+    table = _mixture().tabulate(0.0, 3.0, 3, counts=counts, metadata={"smoothing": {}})
+    measured = table.measured()
+    assert measured is not None and "smoothing" not in measured.metadata
+    np.testing.assert_allclose(
+        measured.density.numpy(), [[0.75, 0.25, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.0, 0.5, 0.5]]
+    )
+    np.testing.assert_array_equal(measured.counts, counts)
+    assert _mixture().tabulate(0.0, 3.0, 3).measured() is None
