@@ -73,12 +73,13 @@ def test_calibration_fraction_benchmark_scores_each_fraction(tmp_path: Path) -> 
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = (tmp_path / "calibration_fraction.md").read_text(encoding="utf-8")
-    rows = [line for line in report.splitlines() if line.startswith("| 100 %")]
-    rows += [line for line in report.splitlines() if line.startswith("| 0.01 %")]
-    assert len(rows) == 2, report
-    assert "262144 pairs" in rows[0] and "| 26 pairs" in rows[1]
+    rows = [line.split("|") for line in report.splitlines() if line.startswith("| 100 %")]
+    rows += [line.split("|") for line in report.splitlines() if line.startswith("| 0.01 %")]
+    assert [row[2].strip() for row in rows] == ["smoothed", "measured"] * 2, report
+    assert rows[0][3].strip() == "262144 pairs"
+    assert rows[2][3].strip() == "26 pairs, too few to smooth: as measured"
     for row in rows:
-        assert 15 < float(row.split("|")[3]) < 45
+        assert 15 < float(row[4]) < 45
     assert (tmp_path / "calibration_fraction.png").stat().st_size > 5_000
 
 
@@ -132,3 +133,12 @@ def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
     gt = read_image(DATA / "gt" / "Confocal_MICE_1.png").data[0]
     engine = run_predict(load_project(project).denoiser("cpu"), frames[0]).mmse
     assert abs(psnr(gt, engine, data_range=255.0) - rows["MMSE (as the engine predicts)"]) < 0.01
+    # the same project, its noise model swapped at prediction for thinner calibrations
+    command = [sys.executable, "benchmarks/calibration_fraction.py", "--predict-with"]
+    command += [str(project), "--fractions", "1", "0.01", "--out", str(tmp_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = (tmp_path / "calibration_fraction.md").read_text(encoding="utf-8")
+    assert "each model used at prediction" in report
+    scored = [line for line in report.splitlines() if line.startswith(("| 100 %", "| 1 %"))]
+    assert len(scored) == 4 and all(15 < float(r.split("|")[4]) < 45 for r in scored)
