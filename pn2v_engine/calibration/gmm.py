@@ -18,6 +18,7 @@ from pn2v_engine.noise_models.gmm import GaussianMixtureNoiseModel
 from pn2v_engine.noise_models.gmm_fit import MAX_PAIRS, iter_fit_gmm
 from pn2v_engine.progress import CancelToken, StageProgress, drive
 
+from .checks import thin_warning
 from .sampling import PairSampler
 from .scan import Scan, reread_frames
 from .sources import CalibrationSources, FrameSource
@@ -77,7 +78,8 @@ def iter_fit_gmm_calibration(
     rng = np.random.default_rng(seed)
     s, x, first_half = yield from _sample_pass(source, signal, scan, max_pairs, rng, cancel)
     n = scan.n
-    warnings = stack_warnings(scan, first_half)
+    thin = thin_warning(n * signal.size)
+    warnings = stack_warnings(scan, first_half) + ([thin] if thin else [])
     for warning in warnings:
         log.warning("calibration: %s", warning)
     signal_range = (float(signal.min()), float(signal.max()))

@@ -10,7 +10,7 @@ import numpy as np
 
 from pn2v_engine.noise_models.histogram import HistogramNoiseModel
 
-from .checks import outside_warning, range_warning, saturation_warning
+from .checks import outside_warning, range_warning, saturation_warning, thin_warning
 from .histogram import Pairs
 from .scan import Scan
 
@@ -84,6 +84,7 @@ def build_result(
     if pairs.saturated is not None:
         saturated = int(np.count_nonzero(2 * pairs.saturated >= scan.n))
     candidates = [
+        thin_warning(scan.n * pixels),
         range_warning(pairs.signal_range, observation_range, counts_per_bin),
         saturation_warning(saturated, pixels, pairs.code),
     ]

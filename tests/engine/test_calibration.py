@@ -221,6 +221,14 @@ def test_drift_warns(demo: DemoData) -> None:
     assert any("brightness fell by" in w for w in run_calibrate(fading).summary.warnings)
 
 
+def test_thin_calibration_warns() -> None:
+    frames = _flat_frames(4, 48, 40.0) + np.arange(48, dtype=np.uint16) * 8
+    thin = run_calibrate(frames, smooth=False).summary.warnings  # 9,216 readings
+    assert any("too few to trust" in w and "9216 readings" in w for w in thin)
+    enough = run_calibrate(np.concatenate([frames, frames + 1]), smooth=False)
+    assert not any("too few to trust" in w for w in enough.summary.warnings)
+
+
 def test_narrow_range_warns() -> None:
     flat = _flat_frames(100, 32, 50.0)
     warnings = run_calibrate(flat).summary.warnings
