@@ -1,6 +1,6 @@
 """Screenshots of every page in a realistic state, after running the built-in demo.
 
-    python -m app.screenshots docs/screenshots [--scale 1.5] [--epochs 8]
+    python -m app.screenshots docs/screenshots [--scale 1.5] [--epochs 8] [--only-calibrate]
 
 Runs offscreen: the demo's calibration (and a bootstrapped model beside it), a short
 training (saving one picture while it runs), denoising with PSNR, then the Start page
@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="UI scale factor (e.g. 1.5)")
     parser.add_argument("--epochs", type=int, default=None, help="demo epochs (default 8)")
     parser.add_argument("--home", type=Path, default=None, help="settings/data folder to use")
+    parser.add_argument(
+        "--only-calibrate", action="store_true", help="stop after the Calibrate page's pictures"
+    )
     args = parser.parse_args(argv)
 
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -86,10 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         settings.with_changes(**{"training.epochs": 4, "training.steps_per_epoch": 25})
     )
     window.calibrate_page.bootstrap()
-    _wait(app, lambda: state.noise_model.kind == "gmm" and idle(), 600, "bootstrapping")
+    _wait(app, lambda: "bootstrap" in state.noise_model.metadata and idle(), 600, "bootstrap")
     shot("2-calibrate-bootstrapped")
     state.set_settings(settings)
     state.set_noise_model(*measured)
+    if args.only_calibrate:
+        window.state.dirty = False
+        window.close()
+        return 0
 
     window.go_to_step(2)
     train = window.train_page

@@ -236,6 +236,7 @@ class CalibratePage(QWidget):
         self.signal_view = ImageView("Averaged signal")
         self.coverage_plot = pg.PlotWidget()
         self.coverage_plot.setMinimumHeight(120)
+        self.coverage_plot.setMaximumHeight(170)  # the noise model keeps the height
         self.coverage_plot.setLabel("bottom", "signal s (camera units)")
         self.coverage_plot.setLabel("left", "pairs per bin")
         self.coverage_plot.setLogMode(y=True)

@@ -40,6 +40,15 @@ def _style_axes(plot: pg.PlotItem) -> None:
         axis.setTextPen(pg.mkPen(_TEXT))
 
 
+def _measured_signals(model: NoiseModel, low: float, high: float) -> tuple[float, float]:
+    """The signals a calibration measured (the readings reach further), else the range."""
+    calibration = model.metadata.get("calibration") or {}
+    measured = calibration.get("signal_range")
+    if measured is None:
+        return low, high
+    return max(low, float(measured[0])), min(high, float(measured[1]))
+
+
 def _signal_levels(low: float, high: float, n: int = N_CURVES) -> np.ndarray:
     """``n`` signals evenly spread inside ``[low, high]``, rounded to whole units on wide ranges."""
     levels = low + (np.arange(n) + 0.5) / n * (high - low)
@@ -100,7 +109,8 @@ class NoiseModelView(QWidget):
         self.curve_plot.hideButtons()
         self.curve_plot.showGrid(x=True, y=True, alpha=0.15)
         self.curve_plot.setToolTip(
-            "The distribution of observations x for six signal levels s across the calibrated range"
+            "The distribution of observations x for six signal levels s across the signals "
+            "the calibration measured"
         )
         _style_axes(self.curve_plot)
         self.legend = self.curve_plot.addLegend(
@@ -151,7 +161,7 @@ class NoiseModelView(QWidget):
         n = bins if isinstance(bins, int) and 2 <= bins <= MAX_GRID else DEFAULT_GRID
         width = (high - low) / n
         grid = low + width * (np.arange(n) + 0.5)
-        levels = _signal_levels(low, high)
+        levels = _signal_levels(*_measured_signals(model, low, high))
         density, curves = _sample(model, grid, levels)
         compared = _sample(comparison, grid, levels) if comparison is not None else None
 

@@ -270,12 +270,13 @@ class HistogramNoiseModel(NoiseModel):
     def measured(self) -> HistogramNoiseModel | None:
         """The plain histogram of the kept counts (no prior, no smoothing), or ``None``.
 
-        For showing what was measured beside a smoothed model; empty rows are uniform.
+        For showing what was measured beside a smoothed model: rows without counts are
+        zero (shown empty; as a model, its likelihood there is the density floor).
         """
         if self.counts is None:
             return None
         rows = self.counts.sum(axis=1, keepdims=True)
-        probability = np.where(rows > 0, self.counts / np.maximum(rows, 1), 1.0 / self.bins)
+        probability = self.counts / np.maximum(rows, 1)
         return HistogramNoiseModel(
             probability / self.width, self.low, self.high, self.counts, {"measured_counts": True}
         )

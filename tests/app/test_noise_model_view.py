@@ -78,6 +78,19 @@ def test_histogram_curves_are_densities_moving_up_with_the_signal(view, histogra
     assert np.all(np.diff(peaks) > 0)
 
 
+def test_curves_stay_within_the_signals_a_calibration_measured(view, histogram_model):
+    """Readings reach beyond the brightest signal; no curve is drawn where none was seen."""
+    calibrated = engine.HistogramNoiseModel(
+        histogram_model.density,
+        histogram_model.low,
+        histogram_model.high,
+        metadata={"calibration": {"signal_range": [500.0, 1500.0]}},
+    )
+    view.set_noise_model(calibrated)
+    levels = np.array(view.signal_levels)
+    assert np.all((levels > 500) & (levels < 1500)) and np.ptp(levels) > 600
+
+
 def test_poisson_gaussian_model_on_the_default_grid(view):
     model = engine.PoissonGaussianNoiseModel(GAIN, READ_NOISE**2, 0.0, 3000.0)
     view.set_noise_model(model)
