@@ -125,7 +125,7 @@ def iter_bootstrap_noise_model(
     images: Sequence[np.ndarray],
     settings: Settings | None = None,
     *,
-    kind: BootstrapKind = "gmm",
+    kind: BootstrapKind = "smoothed",
     cancel: CancelToken | None = None,
     device: str = "auto",
     bins: int = DEFAULT_BINS,
@@ -141,9 +141,10 @@ def iter_bootstrap_noise_model(
         Training settings; made plain N2V (``mode="n2v"``, one output sample).
         Default: the ``cpu`` preset.
     kind
-        ``"gmm"``: fit a :class:`~pn2v_engine.noise_models.gmm.GaussianMixtureNoiseModel`;
-        ``"histogram"``: the paper's histogram of ``bins`` bins; ``"smoothed"``: that
-        histogram smoothed by a fitted mixture (training runs at the histogram's speed).
+        ``"smoothed"`` (default): the pairs' histogram of ``bins`` bins smoothed by a
+        fitted mixture (as calibration smooths; training runs at the histogram's speed);
+        ``"gmm"``: the :class:`~pn2v_engine.noise_models.gmm.GaussianMixtureNoiseModel`
+        itself; ``"histogram"``: the paper's histogram as measured.
     cancel
         Checked throughout; cancelling raises :class:`~pn2v_engine.progress.Cancelled`.
     device
