@@ -119,7 +119,7 @@ def plot(
     greys = [(255, 127, 14), (120, 120, 120)]
     log_x_plot(
         [
-            (f"PN2V ({kind} histogram)", [100 * f for f in fractions], values, colours[kind])
+            (f"PN2V, {kind}", [100 * f for f in fractions], values, colours[kind])
             for kind, values in psnr.items()
         ],
         [(label, value, greys[i % 2]) for i, (label, value) in enumerate(lines.items())],
