@@ -5,7 +5,7 @@ The paper's "PN2V, est. NM" row fits the Poisson-Gaussian model of Foi et al.
 does the same in the spirit of Foi's method: a high-pass residual whose
 variance equals the noise variance wherever the image is locally linear, local
 means as the signal level, robust (median-absolute-deviation) variances per
-intensity level, and a weighted line fit. The model evaluates the Gaussian
+intensity level, and an iteratively reweighted line fit. The model evaluates the Gaussian
 approximation p(x|s) = N(x; s, a s + b) analytically, so it is smooth in s
 and needs no histogram.
 """
@@ -161,11 +161,8 @@ def estimate_poisson_gaussian(
             "Measure a calibration stack instead.",
         )
     s, v, n = np.array(level_mean), np.array(level_var), np.array(level_n, dtype=np.float64)
-    # weighted least squares, weights ~ n / var^2 (the variance of a variance estimate)
-    weights = np.sqrt(n) / np.maximum(v, 1e-12)
-    design = np.stack([s, np.ones_like(s)], axis=1) * weights[:, None]
-    (gain, offset_variance), *_ = np.linalg.lstsq(design, v * weights, rcond=None)
-    gain = max(float(gain), 0.0)
+    gain, offset_variance = _fit_variance_line(s, v, n)
+    gain = max(gain, 0.0)
     min_variance = max(float(np.min(v)) * 0.5, 1e-6 * max(high - low, 1.0) ** 2)
     meta = {
         "method": "estimated from noisy images (local means and MAD of high-pass residuals)",
@@ -174,3 +171,26 @@ def estimate_poisson_gaussian(
         **(metadata or {}),
     }
     return PoissonGaussianNoiseModel(gain, offset_variance, low, high, min_variance, meta)
+
+
+def _fit_variance_line(
+    s: np.ndarray, v: np.ndarray, n: np.ndarray, iterations: int = 20
+) -> tuple[float, float]:
+    """Fit v = a s + b by iteratively reweighted least squares.
+
+    A level's variance estimate has a standard deviation proportional to the true
+    variance over sqrt(n), so each level is weighted by sqrt(n) / (a s + b) from the
+    previous fit. Weighting by the measured variance instead lets dark levels whose
+    measured spread is near zero (quantised values: the MAD is 0) take over the fit.
+    """
+    floor = max(float(np.max(v)) * 1e-2, 1e-12)
+    design = np.stack([s, np.ones_like(s)], axis=1)
+    weights = np.sqrt(n)
+    line = np.zeros(2)
+    for _ in range(iterations):
+        previous = line
+        line, *_ = np.linalg.lstsq(design * weights[:, None], v * weights, rcond=None)
+        if np.allclose(line, previous, rtol=1e-6, atol=0.0):
+            break
+        weights = np.sqrt(n) / np.maximum(design @ line, floor)
+    return float(line[0]), float(line[1])
