@@ -5,9 +5,9 @@ The paper's "PN2V, est. NM" row fits the Poisson-Gaussian model of Foi et al.
 does the same in the spirit of Foi's method: a high-pass residual whose
 variance equals the noise variance wherever the image is locally linear, local
 means as the signal level, robust (median-absolute-deviation) variances per
-intensity level, and an iteratively reweighted line fit. The model evaluates the Gaussian
-approximation p(x|s) = N(x; s, a s + b) analytically, so it is smooth in s
-and needs no histogram.
+intensity level, and an iteratively reweighted line fit. The model evaluates
+the Gaussian approximation p(x|s) = N(x; s, a s + b) analytically, so it is
+smooth in s and needs no histogram.
 """
 
 from __future__ import annotations
