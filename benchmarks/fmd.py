@@ -60,7 +60,14 @@ from common import (
 )
 
 if TYPE_CHECKING:
-    from pn2v_engine import BootstrapPairs, NoiseModel, PoissonGaussianNoiseModel, Settings
+    from pn2v_engine import (
+        BootstrapPairs,
+        GaussianMixtureNoiseModel,
+        HistogramNoiseModel,
+        NoiseModel,
+        PoissonGaussianNoiseModel,
+        Settings,
+    )
 
 DATA = Path("/work/shared/data/fmd_fov19")
 CALIBRATION = Path("/work/shared/data/fmd_confocal_other_fov")
@@ -75,14 +82,18 @@ METHODS: dict[str, str] = {
     "pn2v_prior": "U-Net (PN2V), prior mean",
     "pn2v": "U-Net (PN2V)",
     "pn2v_raw": "U-Net (PN2V, histogram not smoothed)",
+    "pn2v_mix": "U-Net (PN2V, calibration mixture alone, tabulated)",
     "pn2v_gmm": "U-Net (PN2V, GMM of the calibration pair, direct)",
     "pn2v_est": "U-Net (PN2V, est. NM)",
     "pn2v_boot_hist": "U-Net (PN2V, bootstrapped histogram)",
+    "pn2v_boot": "U-Net (PN2V, bootstrapped, smoothed)",
     "pn2v_boot_gmm": "U-Net (PN2V, bootstrapped GMM)",
     "bm3d": "VST+BM3D",
 }
 #: The ablations run only when asked for.
-DEFAULT_METHODS = [key for key in METHODS if key not in ("pn2v_raw", "pn2v_gmm")]
+DEFAULT_METHODS = [
+    key for key in METHODS if key not in ("pn2v_raw", "pn2v_mix", "pn2v_gmm", "pn2v_boot_gmm")
+]
 TRAD_LABEL = "U-Net (trad.)"
 
 #: Table 1, NR1 column (PSNR in dB, data range 255).
@@ -239,9 +250,11 @@ def describe_model(model: NoiseModel) -> str:
         return model.describe()
     smoothing = model.metadata.get("smoothing")
     if smoothing is not None:
+        alpha = smoothing.get("pseudo_counts")
+        weight = "alone" if alpha is None else f"at {alpha:.3g} pseudo-counts"
         return (
             f"histogram {model.bins} bins, smoothed: {smoothing['components']}-component "
-            f"mixture, degree {smoothing['degree']}, {smoothing['pairs']} pairs"
+            f"mixture, degree {smoothing['degree']}, {weight}, {smoothing['pairs']} pairs"
         )
     meta = model.metadata.get("poisson_gaussian_fit")
     if meta is not None:
@@ -341,6 +354,20 @@ def _pn2v_with(
     return rows
 
 
+def method_pn2v_mix(task: Task) -> dict[str, Outcome]:
+    """PN2V with the calibration pair's mixture alone on the histogram's grid (the
+    smoothing before rows were shrunk towards it by cross-validated pseudo-counts)."""
+    from pn2v_engine import drive
+    from pn2v_engine.noise_models.gmm_fit import iter_fit_gmm
+
+    if task.calibration is None:
+        raise RuntimeError("no calibration pair for this type")
+    grid = histogram_model(task, smooth=False)
+    clean, noisy = (a.ravel().astype(np.float32) for a in task.calibration)
+    mixture = drive(iter_fit_gmm(clean, noisy, value_range=grid.signal_range, seed=task.seed))
+    return _pn2v_with(task, tabulated(mixture, grid), "pn2v_mix")
+
+
 def method_pn2v_gmm(task: Task) -> dict[str, Outcome]:
     """PN2V with a Gaussian mixture fitted to the calibration pair (confocal types only)."""
     from pn2v_engine import run_fit_gmm
@@ -362,6 +389,15 @@ def method_pn2v_boot_hist(task: Task) -> dict[str, Outcome]:
     return _pn2v_with(task, bootstrap_pairs(task).histogram(), "pn2v_boot_hist")
 
 
+def method_pn2v_boot(task: Task) -> dict[str, Outcome]:
+    """PN2V with the (N2V prediction, capture) pairs' histogram smoothed where thin by a
+    mixture fitted to them: what the engine and the app bootstrap by default."""
+    from pn2v_engine import drive
+
+    model = drive(bootstrap_pairs(task).iter_smoothed_histogram(seed=task.seed))
+    return _pn2v_with(task, model, "pn2v_boot")
+
+
 def method_pn2v_boot_gmm(task: Task) -> dict[str, Outcome]:
     """PN2V with a Gaussian mixture fitted to (N2V prediction, capture) pairs, tabulated on
     the grid of their histogram (histogram speed, the mixture's shape)."""
@@ -370,9 +406,13 @@ def method_pn2v_boot_gmm(task: Task) -> dict[str, Outcome]:
     pairs = bootstrap_pairs(task)
     grid = pairs.histogram()
     mixture = drive(pairs.iter_fit_gmm(seed=task.seed))
+    return _pn2v_with(task, tabulated(mixture, grid), "pn2v_boot_gmm")
+
+
+def tabulated(mixture: GaussianMixtureNoiseModel, grid: HistogramNoiseModel) -> NoiseModel:
+    """``mixture`` alone on ``grid``'s bins (no counts: the mixture's shape everywhere)."""
     metadata = {**mixture.metadata, "tabulated_from": mixture.describe()}
-    model = mixture.tabulate(grid.low, grid.high, grid.bins, metadata=metadata)
-    return _pn2v_with(task, model, "pn2v_boot_gmm")
+    return mixture.tabulate(grid.low, grid.high, grid.bins, metadata=metadata)
 
 
 def method_bm3d(task: Task) -> dict[str, Outcome]:
@@ -406,9 +446,11 @@ JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = 
     "n2v": (method_n2v, ("n2v",)),
     "pn2v": (method_pn2v, ("pn2v", "pn2v_prior")),
     "pn2v_raw": (method_pn2v_raw, ("pn2v_raw",)),
+    "pn2v_mix": (method_pn2v_mix, ("pn2v_mix",)),
     "pn2v_gmm": (method_pn2v_gmm, ("pn2v_gmm",)),
     "pn2v_est": (method_pn2v_est, ("pn2v_est",)),
     "pn2v_boot_hist": (method_pn2v_boot_hist, ("pn2v_boot_hist",)),
+    "pn2v_boot": (method_pn2v_boot, ("pn2v_boot",)),
     "pn2v_boot_gmm": (method_pn2v_boot_gmm, ("pn2v_boot_gmm",)),
     "bm3d": (method_bm3d, ("bm3d",)),
 }

@@ -92,7 +92,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         f"{s.saturated_pixels} saturated pixels."
     )
     if result.measured is not None:
-        _say("The histogram was smoothed with a Gaussian mixture fitted to the same pixels.")
+        alpha = result.noise_model.metadata["smoothing"]["pseudo_counts"]
+        weight = "alone" if alpha is None else f"weighted as {alpha:.3g} pixels per signal bin"
+        _say(
+            "The histogram was smoothed where thin by a Gaussian mixture fitted to the same "
+            f"pixels ({weight}, chosen by cross-validation)."
+        )
     for warning in s.warnings:
         _say(f"warning: {warning}")
     _say(f"Noise model written to {path}")

@@ -88,7 +88,7 @@ def estimate_from_images(paths: list[Path]) -> Factory:
 
 def bootstrap_from_images(paths: list[Path], settings: Any) -> Factory:
     """Job body: N2V on the noisy images, then the histogram of (prediction, noisy) pairs
-    smoothed by a Gaussian mixture fitted to them (the pairs' counts are kept)."""
+    smoothed where thin by a Gaussian mixture fitted to them (the counts are kept)."""
 
     def run(token: Any) -> Generator[Any, None, Any]:
         from pn2v_engine import iter_bootstrap_pairs
@@ -158,10 +158,11 @@ class CalibratePage(QWidget):
         self.smooth = QCheckBox("Smooth the histogram (recommended)")
         self.smooth.setChecked(True)
         self.smooth.setToolTip(
-            "Fit a smooth Gaussian-mixture model to the same (signal, reading) pairs and use it "
-            "on the histogram's grid. Bright signals are seen by few pixels, so their histogram "
-            "rows are ragged, and PN2V denoises worse with ragged rows (0.1-0.3 dB on real "
-            "confocal data). The measured histogram is drawn beside it for comparison."
+            "Fit a smooth Gaussian-mixture model to the same (signal, reading) pairs and lean "
+            "on it where the histogram is thin. Bright signals are seen by few pixels, so their "
+            "histogram rows are ragged, and PN2V denoises worse with ragged rows; well-filled "
+            "rows keep their measured shape (how much each row leans on the mixture is chosen "
+            "by cross-validation). The measured histogram is drawn beside it for comparison."
         )
         self.build_button = QPushButton("&Build noise model")
         self.build_button.setObjectName("primaryButton")
@@ -203,7 +204,7 @@ class CalibratePage(QWidget):
         self.bootstrap_button.setToolTip(
             "No calibration frames: train Noise2Void on your noisy images (minutes, with the "
             "Train page's preset), then model the noise around its prediction: the histogram "
-            "of (prediction, noisy pixel) pairs, smoothed by a fitted Gaussian mixture "
+            "of (prediction, noisy pixel) pairs, smoothed where thin by a fitted mixture "
             "(Prakash et al. 2020). Usually closer to a measured model than the "
             "Poisson-Gaussian estimate."
         )
@@ -242,7 +243,7 @@ class CalibratePage(QWidget):
         self.coverage_plot.setLogMode(y=True)
         self.coverage_plot.setToolTip(
             "How many (signal, reading) pairs fell in each signal bin. Rows with few pairs "
-            "are ragged: smoothing replaces them by a fitted mixture, and unsmoothed "
+            "are ragged: smoothing leans on a fitted mixture there, and unsmoothed "
             "histograms lean on a fitted Poisson-Gaussian prior there."
         )
         self.coverage_curve = self.coverage_plot.plot(

@@ -23,6 +23,7 @@ from pn2v_engine.errors import ConfigError, NoiseModelError
 from pn2v_engine.progress import CancelToken, StageProgress, Throttle, check, drive
 
 from .gmm import GaussianMixtureNoiseModel
+from .parametric import fit_variance_line
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +304,8 @@ def _fit_range(s: np.ndarray) -> tuple[float, float]:
 
 
 def _variance_line(s: np.ndarray, x: np.ndarray, levels: int = 32) -> tuple[float, float]:
-    """Weighted least-squares ``var(x - s) = a s + b`` over quantile bins of the signal."""
+    """``var(x - s) = a s + b`` over quantile bins of the signal, fitted as the
+    Poisson-Gaussian estimate fits it (:func:`.parametric.fit_variance_line`)."""
     edges = np.unique(np.quantile(s, np.linspace(0.0, 1.0, levels + 1)))
     which = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, max(len(edges) - 2, 0))
     residual = (x - s).astype(np.float64)
@@ -316,10 +318,7 @@ def _variance_line(s: np.ndarray, x: np.ndarray, levels: int = 32) -> tuple[floa
         return 0.0, float(max(residual.var(), 1e-12))
     mean_s = mean_s[rows] / n[rows]
     var = np.maximum(squares[rows] / n[rows] - (total[rows] / n[rows]) ** 2, 1e-12)
-    weights = np.sqrt(n[rows]) / var  # ~ 1 / (standard error of a variance estimate)
-    design = np.stack([mean_s, np.ones_like(mean_s)], axis=1) * weights[:, None]
-    (a, b), *_ = np.linalg.lstsq(design, var * weights, rcond=None)
-    return float(a), float(b)
+    return fit_variance_line(mean_s, var, n[rows])
 
 
 def _initial_model(

@@ -212,6 +212,11 @@ class HistogramNoiseModel(NoiseModel):
     def bin_centres(self) -> np.ndarray:
         return self.low + self.width * (np.arange(self.bins) + 0.5)
 
+    def bin_index(self, values: np.ndarray) -> np.ndarray:
+        """The bin of each value (signal row or observation column), clamped into range."""
+        position = np.floor((np.asarray(values, dtype=np.float64) - self.low) / self.width)
+        return np.clip(position, 0, self.bins - 1).astype(np.intp)
+
     def likelihood(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         # Prediction evaluates this on (pixels, K) arrays, so it is written for speed:
         # without autograd the arithmetic runs in place (the same operations, the same
@@ -251,8 +256,11 @@ class HistogramNoiseModel(NoiseModel):
         smoothing = self.metadata.get("smoothing")
         if smoothing is None:
             return super().describe()
+        alpha = smoothing.get("pseudo_counts", math.inf)
+        thin = alpha is not None and not math.isinf(alpha)
+        how = f" where thin ({alpha:.3g} pseudo-counts)" if thin else ""
         return (
-            f"histogram noise model smoothed by a {smoothing['components']}-component "
+            f"histogram noise model smoothed{how} by a {smoothing['components']}-component "
             f"Gaussian mixture, calibrated range {self.low:g} to {self.high:g}"
         )
 

@@ -161,7 +161,7 @@ def estimate_poisson_gaussian(
             "Measure a calibration stack instead.",
         )
     s, v, n = np.array(level_mean), np.array(level_var), np.array(level_n, dtype=np.float64)
-    gain, offset_variance = _fit_variance_line(s, v, n)
+    gain, offset_variance = fit_variance_line(s, v, n)
     gain = max(gain, 0.0)
     min_variance = max(float(np.min(v)) * 0.5, 1e-6 * max(high - low, 1.0) ** 2)
     meta = {
@@ -173,7 +173,7 @@ def estimate_poisson_gaussian(
     return PoissonGaussianNoiseModel(gain, offset_variance, low, high, min_variance, meta)
 
 
-def _fit_variance_line(
+def fit_variance_line(
     s: np.ndarray, v: np.ndarray, n: np.ndarray, iterations: int = 20
 ) -> tuple[float, float]:
     """Fit v = a s + b by iteratively reweighted least squares.

@@ -23,7 +23,8 @@ TINY = [
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
 def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
-    rows = ["input", "n2v", "pn2v", "pn2v_prior", "pn2v_boot_hist", "pn2v_boot_gmm"]
+    rows = ["input", "n2v", "pn2v", "pn2v_prior", "pn2v_mix", "pn2v_boot_hist", "pn2v_boot"]
+    rows += ["pn2v_boot_gmm"]
     command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE"]
     command += ["--steps", "3", "--in-process", "--out", str(tmp_path), "--methods", *rows]
     command += ["--set", *TINY]
@@ -41,7 +42,9 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         "U-Net (N2V)",
         "U-Net (PN2V)",
         "U-Net (PN2V), prior mean",
+        "U-Net (PN2V, calibration mixture alone, tabulated)",
         "U-Net (PN2V, bootstrapped histogram)",
+        "U-Net (PN2V, bootstrapped, smoothed)",
         "U-Net (PN2V, bootstrapped GMM)",
     ):
         assert label in table, report
@@ -53,6 +56,12 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     assert "tabulated on" in table["U-Net (PN2V, bootstrapped GMM)"]
     assert "bootstrapped: histogram" in table["U-Net (PN2V, bootstrapped histogram)"]
     assert "smoothed: 3-component mixture" in table["U-Net (PN2V)"]
+    assert "pseudo-counts" in table["U-Net (PN2V)"] or "alone" in table["U-Net (PN2V)"]
+    assert "tabulated on 199 bins" in table["U-Net (PN2V, calibration mixture alone, tabulated)"]
+    assert (
+        "bootstrapped: histogram noise model smoothed"
+        in table["U-Net (PN2V, bootstrapped, smoothed)"]
+    )
     stored = sorted(p.name for p in (tmp_path / "fmd_results").iterdir())
     assert stored == ["Confocal_MICE.json", "Confocal_MICE.npz"]
     # a later run of another type adds its section and keeps this one

@@ -9,6 +9,7 @@ import torch
 from pn2v_engine.calibration import run_calibrate, run_calibrate_pairs
 from pn2v_engine.demo import Camera
 from pn2v_engine.noise_models import GaussianMixtureNoiseModel, noise_model_from_npz_bytes
+from pn2v_engine.noise_models.smoothing import held_out_nll, shrink_rows
 
 CAMERA = Camera(gain=2.0, offset=100.0, read_noise=3.0, bit_depth=12, quantum_efficiency=1.0)
 
@@ -102,6 +103,85 @@ def test_smoothing_follows_the_camera_where_the_histogram_is_thin() -> None:
         rows = [model.likelihood(x, torch.full_like(x, float(s))).numpy() for s in levels]
         errors[name] = np.abs(np.stack(rows) * model.width - truth).sum(axis=1)
     assert np.median(errors["smoothed"]) < 0.3 * np.median(errors["measured"])
+    # the mixture fits this camera, so the cross-validation leans on it
+    alpha = smoothed.metadata["smoothing"]["pseudo_counts"]
+    assert alpha is None or alpha >= 1000
+
+
+def _photomultiplier_pairs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(signal, reading) of a photon-counting detector with a no-photon floor.
+
+    ``Poisson(s / 20)`` photons, each adding an exponential pulse of mean 20, on a
+    baseline of 3 with little read noise: a reading sits on the floor with probability
+    ``exp(-s / 20)``, a point mass that decays slowly in s (as FMD's confocal FISH
+    images), which a mixture of three Gaussians cannot follow.
+    """
+    rng = np.random.default_rng(seed)
+    signal = rng.uniform(3.0, 150.0, n)
+    photons = rng.poisson((signal - 3.0) / 20.0)
+    pulses = rng.gamma(np.maximum(photons, 1), 20.0) * (photons > 0)
+    reading = np.round(3.0 + pulses + rng.normal(0.0, 0.3, n))
+    return signal.astype(np.float32), np.clip(reading, 0, 255).astype(np.float32)
+
+
+def test_smoothing_keeps_well_measured_rows_the_mixture_cannot_follow() -> None:
+    signal, reading = _photomultiplier_pairs(400_000, seed=0)
+    result = run_calibrate_pairs(signal[None], reading[None], value_range=(0.0, 255.0))
+    smoothed, measured = result.noise_model, result.measured
+    assert measured is not None
+    alpha = smoothed.metadata["smoothing"]["pseudo_counts"]
+    assert alpha is not None and 10 <= alpha <= 10_000
+    pure = noise_model_from_npz_bytes(smoothed.to_npz_bytes())
+    pure.metadata["smoothing"]["pseudo_counts"] = None
+    assert "where thin" in smoothed.describe() and "where thin" not in pure.describe()
+
+    # fresh pairs from the same detector are likelier under the chosen table than under
+    # the mixture alone (the table at alpha = inf)
+    mass = _mass_from(smoothed, alpha)
+    mixture_only = type(smoothed)(mass / smoothed.width, smoothed.low, smoothed.high)
+    s, x = (torch.from_numpy(v) for v in _photomultiplier_pairs(100_000, seed=1))
+    chosen = smoothed.log_likelihood(x, s).mean()
+    assert chosen > mixture_only.log_likelihood(x, s).mean() + 0.02
+
+    # the floor's share at signal 60 (true exp(-57/20) = 0.058) is kept, not smoothed away
+    floor = torch.tensor([3.0])
+    row = torch.tensor([60.0])
+    share = float(smoothed.likelihood(floor, row)) * smoothed.width
+    assert share == pytest.approx(np.exp(-57 / 20), rel=0.3)
+    assert float(mixture_only.likelihood(floor, row)) * smoothed.width < 0.5 * share
+
+
+def _mass_from(model, alpha: float) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Invert ``shrink_rows``: the mixture's bin masses behind a shrunk table."""
+    probability = model.density.numpy().astype(np.float64) * model.width
+    counts = model.counts.astype(np.float64)
+    rows = counts.sum(axis=1, keepdims=True)
+    return np.clip((probability * (rows + alpha) - counts) / alpha, 0.0, None)
+
+
+def test_shrink_rows_moves_from_the_counts_to_the_mixture() -> None:
+    counts = np.array([[8, 2, 0], [0, 0, 0], [1, 0, 0]], dtype=np.int64)
+    mass = np.full((3, 3), 1 / 3)
+    np.testing.assert_allclose(shrink_rows(counts[:1], mass[:1], 0.0), [[0.8, 0.2, 0.0]])
+    np.testing.assert_allclose(shrink_rows(counts, mass, np.inf), mass)
+    ten = shrink_rows(counts, mass, 10.0)
+    np.testing.assert_allclose(ten.sum(axis=1), 1.0)
+    np.testing.assert_allclose(ten[0], [(8 + 10 / 3) / 20, (2 + 10 / 3) / 20, (10 / 3) / 20])
+    np.testing.assert_allclose(ten[1], mass[1])  # an empty row is the mixture's
+    # one count weighs less than ten: row 2 ends nearer the mixture, though it starts further
+    assert np.abs(ten[2] - mass[2]).sum() < np.abs(ten[0] - mass[0]).sum()
+
+
+def test_held_out_scores_prefer_the_truth_to_its_noisy_counts() -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.dirichlet(np.ones(20), size=20)
+    rows = rng.integers(0, 20, 4000)
+    columns = np.array([rng.choice(20, p=truth[r]) for r in rows])
+    scores = held_out_nll(truth, rows, columns, seed=0)
+    assert min(scores, key=scores.__getitem__) >= 1000  # 100 pairs a row: trust the model
+    wrong = np.full((20, 20), 1 / 20)
+    scores = held_out_nll(wrong, rows, columns, seed=0)
+    assert min(scores, key=scores.__getitem__) <= 100  # a poor model: trust the counts
 
 
 def test_smoothing_pairs_and_seed() -> None:
