@@ -576,6 +576,8 @@ class TypeResult:
     date: str
     figure: FigureRow
     display_range: tuple[float, float]
+    #: The earlier runs (command and date) whose rows the table kept (``--update``).
+    kept: str = ""
 
     def save(self, folder: Path, fmd_type: str) -> None:
         """``folder/<type>.json`` and the figure crops in ``folder/<type>.npz``."""
@@ -590,10 +592,21 @@ class TypeResult:
             "figure_title": title,
             "panel_labels": [label for label, _ in panels],
             "display_range": list(self.display_range),
+            "kept": self.kept,
         }
         (folder / f"{fmd_type}.json").write_text(json.dumps(text, indent=1), encoding="utf-8")
         crops = {f"panel{i}": image.astype(np.float16) for i, (_, image) in enumerate(panels)}
         np.savez_compressed(folder / f"{fmd_type}.npz", **crops)
+
+    def keeping(self, earlier: TypeResult) -> TypeResult:
+        """This result with ``earlier``'s rows (and figure panels) for what it did not run."""
+        runs = [f"`{earlier.command}` ({earlier.date})", earlier.kept]
+        return dataclasses.replace(
+            self,
+            table=merge_tables(earlier.table, self.table, f"from the run of {earlier.date}"),
+            figure=merge_figure_rows(earlier.figure, self.figure),
+            kept="; ".join(filter(None, runs)),
+        )
 
     @classmethod
     def load(cls, folder: Path, fmd_type: str) -> TypeResult:
@@ -611,7 +624,43 @@ class TypeResult:
             text["date"],
             (text["figure_title"], panels),
             tuple(text["display_range"]),
+            text.get("kept", ""),
         )
+
+
+def merge_tables(earlier: str, latest: str, note: str) -> str:
+    """``latest``'s rows, and ``earlier``'s for the methods ``latest`` lacks (their notes
+    start with ``note``), in the order of :data:`METHODS`."""
+
+    def rows(table: str) -> dict[str, str]:
+        return {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+
+    def noted(line: str) -> str:
+        cells = line.split("|")
+        if not cells[-2].strip().startswith("from the run of"):
+            cells[-2] = f" {'; '.join(filter(None, [note, cells[-2].strip()]))} "
+        return "|".join(cells)
+
+    old, new = rows(earlier), rows(latest)
+    merged = [
+        new[label] if label in new else noted(old[label])
+        for label in [*METHODS.values(), TRAD_LABEL]
+        if label in new or label in old
+    ]
+    return "\n".join(latest.splitlines()[:2] + merged)
+
+
+def merge_figure_rows(earlier: FigureRow, latest: FigureRow) -> FigureRow:
+    """``latest``'s panels, with ``earlier``'s N2V or PN2V panel where ``latest`` has none
+    (the crop is the same: it is chosen from the ground truth)."""
+    title, panels = latest
+    names = [label.split()[0] for label, _ in panels]
+    for position, method in ((1, "N2V"), (2, "PN2V")):
+        if method not in names:
+            found = [panel for panel in earlier[1] if panel[0].split()[0] == method]
+            panels = [*panels[:position], *found, *panels[position:]]
+            names = [label.split()[0] for label, _ in panels]
+    return title, panels
 
 
 def stored_types(folder: Path) -> list[str]:
@@ -641,7 +690,8 @@ def write_report(out: Path) -> None:
         lines += [
             f"## {fmd_type}",
             "",
-            f"Command: `{r.command}` ({r.date})",
+            f"Command: `{r.command}` ({r.date})"
+            + (f'; rows noted "from the run of" another date come from {r.kept}' if r.kept else ""),
             "",
             r.table,
             "",
@@ -697,6 +747,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default docs)")
     parser.add_argument("--quick", action="store_true", help="1 type, 20 s per network")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the rows of each type's stored result that this run does not make "
+        "(same settings, please); by default a run replaces the type's whole table",
+    )
     parser.add_argument("--data", type=Path, default=DATA, help="FMD FOV-19 folder")
     parser.add_argument("--calibration", type=Path, default=CALIBRATION, help="other-FOV pairs")
     parser.add_argument(
@@ -769,7 +825,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         row, display = figure_rows(fmd_type, noisy, gt, outcomes)
         date = time.strftime("%Y-%m-%d %H:%M")
         result = TypeResult(table, command, settings_text, info, date, row, display)
-        result.save(args.out / "fmd_results", fmd_type)
+        stored = args.out / "fmd_results"
+        if args.update and (stored / f"{fmd_type}.json").is_file():
+            result = result.keeping(TypeResult.load(stored, fmd_type))
+        result.save(stored, fmd_type)
         write_report(args.out)
     print(f"wrote {args.out / 'fmd_results.md'} and {args.out / 'fmd_figure.png'}")
     return 0

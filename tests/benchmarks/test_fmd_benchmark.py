@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,25 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     merged = (tmp_path / "fmd_results.md").read_text(encoding="utf-8")
     assert merged.index("## Confocal_MICE") < merged.index("## TwoPhoton_MICE")
     assert table["U-Net (PN2V, bootstrapped GMM)"] in merged
+    # --update reruns some rows of a type and keeps the others, noting where they come from
+    command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE", "--in-process"]
+    command += ["--out", str(tmp_path), "--methods", "input", "--update"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    updated = (tmp_path / "fmd_results.md").read_text(encoding="utf-8")
+    section = updated[updated.index("## Confocal_MICE") : updated.index("## TwoPhoton_MICE")]
+    lines = [line for line in section.splitlines() if line.startswith(("| Input", "| U-Net"))]
+    assert sorted(line.split("|")[1].strip() for line in lines) == sorted(table), section
+    kept = [line for line in lines if "from the run of" in line]  # not Input, not trad.
+    assert len(kept) == len(table) - 2 and not lines[0].count("from the run of")
+    assert "--update" in section and "rows noted" in section and "--steps 3" in section
+    labels = json.loads((tmp_path / "fmd_results" / "Confocal_MICE.json").read_text())
+    assert [label.split()[0] for label in labels["panel_labels"]] == [
+        "noisy",
+        "N2V",
+        "PN2V",
+        "ground",
+    ]
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
