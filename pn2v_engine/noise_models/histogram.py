@@ -258,7 +258,7 @@ class HistogramNoiseModel(NoiseModel):
             return super().describe()
         alpha = smoothing.get("pseudo_counts", math.inf)
         thin = alpha is not None and not math.isinf(alpha)
-        how = f" where thin ({alpha:.3g} pseudo-counts)" if thin else ""
+        how = f" where thin (under {alpha:,.0f} pixels a row)" if thin else ""
         return (
             f"histogram noise model smoothed{how} by a {smoothing['components']}-component "
             f"Gaussian mixture, calibrated range {self.low:g} to {self.high:g}"
