@@ -7,23 +7,25 @@ data (self-supervised); the 50-frame average is used only to score. Rows:
 * ``n2v``        U-Net trained with Noise2Void (mode n2v, one output)
 * ``pn2v_prior`` the PN2V run below, mean of its prior samples
 * ``pn2v``       PN2V MMSE with the noise model ``pn2v calibrate`` builds from the
-                 other-FOV confocal pair: the histogram smoothed by a Gaussian mixture
-                 (two-photon and wide-field: the estimated model)
+                 other-FOV confocal pair: the histogram smoothed where thin by a
+                 Gaussian mixture (two-photon and wide-field: the estimated model)
 * ``pn2v_raw``   (ablation) the same with the histogram as measured, not smoothed
+* ``pn2v_mix``   (ablation) the same with the pair's mixture alone, tabulated
 * ``pn2v_gmm``   (ablation) PN2V MMSE with the Gaussian mixture of the same pair used
                  directly (not tabulated: about 1.8x slower per step)
 * ``pn2v_est``   PN2V MMSE with the Poisson-Gaussian model estimated from the captures
-* ``pn2v_boot_hist``, ``pn2v_boot_gmm``  PN2V MMSE with a noise model bootstrapped
-                 from the N2V row's prediction and the captures (Prakash et al. 2020):
-                 the histogram, or the Gaussian mixture (tabulated on the histogram's
-                 grid, as calibration smooths), of those pairs
+* ``pn2v_boot_hist``, ``pn2v_boot``, ``pn2v_boot_gmm`` (ablation)  PN2V MMSE with a
+                 noise model bootstrapped from the N2V row's prediction and the captures
+                 (Prakash et al. 2020): the histogram of those pairs as measured, smoothed
+                 where thin (the engine's default), or their mixture alone, tabulated
 * ``bm3d``       VST+BM3D: generalized Anscombe transform, BM3D (sigma 1), exact
                  unbiased inverse; a, b fitted on the same calibration pair
 
 Every network gets the same preset and the same time budget (``--minutes``) or the
 same number of steps (``--steps``, load-independent). Each method runs in a fresh
 process, so its peak memory (ru_maxrss) is its own. Each type's table and figure row
-are kept in ``OUT/fmd_results/``, so runs of different types add up to one report.
+are kept in ``OUT/fmd_results/``, so runs of different types add up to one report;
+``--update`` reruns some rows of a type and keeps its other stored rows.
 
     python benchmarks/fmd.py --quick
     python benchmarks/fmd.py --types Confocal_MICE --methods input bm3d
