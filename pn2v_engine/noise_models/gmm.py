@@ -175,6 +175,13 @@ class GaussianMixtureNoiseModel(NoiseModel):
         to, if binned on the same grid) are kept for display and checks; ``metadata``
         replaces this model's.
         """
+        width = (high - low) / bins
+        mass = self.bin_masses(low, high, bins)
+        return HistogramNoiseModel(mass / width, low, high, counts=counts, metadata=metadata)
+
+    def bin_masses(self, low: float, high: float, bins: int) -> np.ndarray:
+        """Float64 ``(bins, bins)``: row ``i`` is the probability of each observation bin
+        at the signal of bin centre ``i``, rows summing to one (see :meth:`tabulate`)."""
         if int(bins) != bins or bins < 2 or not high > low:
             raise ValueError(f"cannot tabulate on {bins} bins over [{low}, {high})")
         edges = torch.linspace(low, high, int(bins) + 1, dtype=torch.float64)
@@ -184,11 +191,7 @@ class GaussianMixtureNoiseModel(NoiseModel):
         z = (edges[None, :, None] - means[:, None, :]) / variances.sqrt()[:, None, :]
         cdf = torch.special.ndtr(z)
         mass = ((cdf[:, 1:] - cdf[:, :-1]) * log_weights.exp()[:, None, :]).sum(dim=-1)
-        mass /= mass.sum(dim=1, keepdim=True)
-        width = (high - low) / bins
-        return HistogramNoiseModel(
-            (mass / width).numpy(), low, high, counts=counts, metadata=metadata
-        )
+        return (mass / mass.sum(dim=1, keepdim=True)).numpy()
 
     def to(self, device: torch.device | str) -> Self:
         return type(self)(

@@ -61,6 +61,13 @@ def histogram_grid(
     return min_value, max_value + 1e-6 * width, bins
 
 
+def bin_index(values: np.ndarray, low: float, width: float, bins: int) -> np.ndarray:
+    """The bin of each value on the grid of ``bins`` bins of ``width`` from ``low``,
+    values outside clamped into the first or last bin."""
+    position = np.floor((np.asarray(values, dtype=np.float64) - low) / width)
+    return np.clip(position, 0, bins - 1).astype(np.intp)
+
+
 class HistogramAccumulator:
     """Streams (signal, observation) pairs into a 2-D histogram.
 
@@ -75,9 +82,6 @@ class HistogramAccumulator:
         self.moments = np.zeros((self.bins, 4), dtype=np.float64)  # n, sum s, sum x, sum x^2
         self.n_outside = 0
 
-    def _index(self, values: np.ndarray) -> np.ndarray:
-        return np.clip(np.floor((values - self.low) / self.width), 0, self.bins - 1).astype(np.intp)
-
     def add(self, signal: np.ndarray, observation: np.ndarray) -> None:
         s = np.asarray(signal, dtype=np.float64).ravel()
         x = np.asarray(observation, dtype=np.float64).ravel()
@@ -87,7 +91,7 @@ class HistogramAccumulator:
                 "Use noisy and clean images of the same shape.",
             )
         self.n_outside += int(np.count_nonzero((x < self.low) | (x >= self.high)))
-        i, j = self._index(s), self._index(x)
+        i, j = (bin_index(v, self.low, self.width, self.bins) for v in (s, x))
         self.counts += np.bincount(i * self.bins + j, minlength=self.bins**2).reshape(
             self.bins, self.bins
         )
@@ -214,8 +218,7 @@ class HistogramNoiseModel(NoiseModel):
 
     def bin_index(self, values: np.ndarray) -> np.ndarray:
         """The bin of each value (signal row or observation column), clamped into range."""
-        position = np.floor((np.asarray(values, dtype=np.float64) - self.low) / self.width)
-        return np.clip(position, 0, self.bins - 1).astype(np.intp)
+        return bin_index(values, self.low, self.width, self.bins)
 
     def likelihood(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         # Prediction evaluates this on (pixels, K) arrays, so it is written for speed:
@@ -256,9 +259,8 @@ class HistogramNoiseModel(NoiseModel):
         smoothing = self.metadata.get("smoothing")
         if smoothing is None:
             return super().describe()
-        alpha = smoothing.get("pseudo_counts", math.inf)
-        thin = alpha is not None and not math.isinf(alpha)
-        how = f" where thin (under {alpha:,.0f} pixels a row)" if thin else ""
+        alpha = smoothing.get("pseudo_counts")  # None: the mixture alone (also older files)
+        how = "" if alpha is None else f" where thin (under {alpha:,.0f} pixels a row)"
         return (
             f"histogram noise model smoothed{how} by a {smoothing['components']}-component "
             f"Gaussian mixture, calibrated range {self.low:g} to {self.high:g}"

@@ -72,15 +72,14 @@ def held_out_nll(
     bins = mass.shape[0]
     half = np.random.default_rng(seed).permutation(rows.size) % 2
     flat = rows.astype(np.int64) * bins + columns
-    counts = [
-        np.bincount(flat[half == h], minlength=bins * bins).reshape(bins, bins) for h in (0, 1)
-    ]
+    halves = [flat[half == h] for h in (0, 1)]
+    counts = [np.bincount(h, minlength=bins * bins).reshape(bins, bins) for h in halves]
     scores = {}
     for alpha in grid:
         total = 0.0
         for h in (0, 1):
             table = shrink_rows(counts[1 - h], mass, alpha)
-            held_out = table.reshape(-1)[flat[half == h]]
+            held_out = table.reshape(-1)[halves[h]]
             total -= float(np.log(np.maximum(held_out, _LOG_FLOOR)).sum())
         scores[float(alpha)] = total / max(rows.size, 1)
     return scores
@@ -115,9 +114,7 @@ def iter_smooth_histogram(
             yield replace(next(fit), stage="smoothing")
     except StopIteration as done:
         mixture = done.value
-    grid = (measured.low, measured.high, measured.bins)
-    mass = mixture.tabulate(*grid).density.numpy().astype(np.float64) * measured.width
-    mass /= mass.sum(axis=1, keepdims=True)
+    mass = mixture.bin_masses(measured.low, measured.high, measured.bins)
     counts = measured.counts
     if counts is None:
         counts = np.zeros(mass.shape, dtype=np.int64)
@@ -145,5 +142,9 @@ def iter_smooth_histogram(
     }
     probability = shrink_rows(counts, mass, alpha)
     return HistogramNoiseModel(
-        probability / measured.width, *grid[:2], counts=measured.counts, metadata=metadata
+        probability / measured.width,
+        measured.low,
+        measured.high,
+        counts=measured.counts,
+        metadata=metadata,
     )
