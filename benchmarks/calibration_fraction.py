@@ -134,7 +134,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--type", default="Confocal_MICE", help="a confocal FMD type")
     parser.add_argument("--fractions", nargs="+", type=float, default=list(FRACTIONS))
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
-    parser.add_argument("--minutes", type=float, default=10.0, help="training budget per network")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=0.0,
+        help="training budget per network, timed by a warm-up (default: the preset's epochs)",
+    )
     parser.add_argument("--steps", type=int, default=None, help="steps per network instead")
     parser.add_argument(
         "--predict-with",
@@ -214,7 +219,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ["Share", "Model", "Pairs", "PN2V PSNR (dB)", "vs N2V", "Train s", "Per capture"], rows
     )
     if args.predict_with is None:
-        budget = f"{args.steps} steps" if args.steps else f"{args.minutes:g} min"
+        budget = (
+            f"{args.steps} steps"
+            if args.steps
+            else f"{args.minutes:g} min"
+            if args.minutes > 0
+            else "preset epochs"
+        )
         how = f"one PN2V network trained per model, training budget {budget} per network"
         lines = {"N2V": means["n2v"], "input": means["input"]}
     else:
