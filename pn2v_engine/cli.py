@@ -79,7 +79,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         if args.signal:
             observations = [read_image(p).data for p in args.inputs]
             generator = iter_calibrate_pairs(
-                _clean_image(args.signal), observations, cancel=token, **options
+                _clean_image(args.signal),
+                observations,
+                match_intensity=args.match_intensity,
+                cancel=token,
+                **options,
             )
         else:
             generator = iter_calibrate(args.inputs, cancel=token, **options)
@@ -455,6 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="Keep the histogram as measured instead of smoothing it with a Gaussian mixture "
         "fitted to the same pixels (smoothing is the default: ragged rows make PN2V worse).",
+    )
+    p.add_argument(
+        "--keep-clean-scale",
+        dest="match_intensity",
+        action="store_false",
+        help="With --signal: use the clean image as it is, even where the noisy images' mean "
+        "is off its scale (by default it is mapped onto their scale, with a warning).",
     )
     p.set_defaults(run=cmd_calibrate)
 

@@ -187,3 +187,15 @@ def identical_warning(total: np.ndarray, squares: np.ndarray, n: int) -> str | N
         "All calibration frames are identical, so they show no noise. Record independent "
         "exposures of the scene (a time series), not copies of one frame."
     )
+
+
+def clean_scale_warning(offset: float, gain: float) -> str:
+    """A paired calibration whose clean image is off the noisy images' scale (mapped)."""
+    return (
+        f"The noisy images read on average {gain:.3f} x the clean image {offset:+.2f}: the "
+        "clean image is not on their intensity scale (a calibration stack's average is, by "
+        "construction). It was mapped onto the noisy images' scale so that the noise model "
+        "is centred on the signal. If it should match as it is, check how it was made "
+        "(offset, background subtraction, scaling); to use it unchanged, keep the clean "
+        "image's scale (--keep-clean-scale)."
+    )

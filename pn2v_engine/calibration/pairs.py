@@ -11,7 +11,9 @@ from pn2v_engine.errors import CalibrationError
 from pn2v_engine.noise_models.histogram import DEFAULT_BINS, DEFAULT_PRIOR_STRENGTH
 from pn2v_engine.progress import CancelToken, StageProgress, check, drive
 
+from .checks import clean_scale_warning
 from .histogram import histogram_pass, validate_options
+from .matching import fit_intensity_line, needs_mapping
 from .results import CalibrationResult, build_result
 from .scan import check_frame, scan_frames
 from .smoothing import new_sampler, smooth_result
@@ -26,6 +28,7 @@ def iter_calibrate_pairs(
     value_range: tuple[float, float] | None = None,
     prior_strength: float = DEFAULT_PRIOR_STRENGTH,
     smooth: bool = True,
+    match_intensity: bool = True,
     seed: int = 0,
     cancel: CancelToken | None = None,
 ) -> Generator[StageProgress, None, CalibrationResult]:
@@ -33,8 +36,10 @@ def iter_calibrate_pairs(
 
     ``signal`` is the ``(Y, X)`` clean image (e.g. an average of many frames, or a ground
     truth); ``observations`` a ``(Y, X)`` image, a ``(frames, Y, X)`` stack, or a sequence
-    of them, all of the signal's shape. The other options are as for
-    :func:`~pn2v_engine.calibration.iter_calibrate`.
+    of them, all of the signal's shape. With ``match_intensity`` a clean image that is
+    off the noisy images' intensity scale (offset and gain, :mod:`.matching`) is first
+    mapped onto it, with a warning; the fitted line is in the summary either way. The
+    other options are as for :func:`~pn2v_engine.calibration.iter_calibrate`.
 
     Yields ``checking`` then ``histogram`` progress, then ``smoothing``. Only the range,
     saturation and out-of-range checks apply: the others concern averaged stacks. Raises
@@ -62,11 +67,23 @@ def iter_calibrate_pairs(
             )
     source = array_source(arrays)
     scan = yield from scan_frames(
-        source, cancel, "checking", moments=False, what="Noisy image", shape=clean.shape
+        source, cancel, "checking", moments=match_intensity, what="Noisy image", shape=clean.shape
     )
     if scan.n == 0:
         raise _no_observations()
     signal64 = clean.astype(np.float64)
+    warnings: list[str] = []
+    line_summary = None
+    if match_intensity:
+        assert scan.total is not None and scan.squares is not None
+        line = fit_intensity_line(signal64, scan.total, scan.squares, scan.n, scan.maximum)
+        scan.total = scan.squares = None
+        if line is not None:
+            mapped = needs_mapping(line, float(signal64.min()), float(signal64.max()))
+            line_summary = {**line.to_dict(), "applied": mapped}
+            if mapped:
+                signal64 = line.apply(signal64)
+                warnings.append(clean_scale_warning(line.offset, line.gain))
     sampler = new_sampler(signal64, scan.n, seed) if smooth else None
     pairs = yield from histogram_pass(
         source,
@@ -78,7 +95,9 @@ def iter_calibrate_pairs(
         cancel=cancel,
         sampler=sampler,
     )
-    result = build_result(signal64, scan, pairs, [], value_range, prior_strength)
+    result = build_result(
+        signal64, scan, pairs, warnings, value_range, prior_strength, line_summary
+    )
     if sampler is None:
         return result
     return (yield from smooth_result(result, sampler, seed, cancel))

@@ -36,6 +36,9 @@ class CalibrationSummary:
     saturated_pixels: int
     counts_per_bin: list[int]
     warnings: list[str] = field(default_factory=list)
+    #: Paired calibration: the fitted E[reading | clean] = offset + gain * clean, and
+    #: whether the clean image was mapped by it (:mod:`.matching`).
+    intensity_line: dict[str, float | bool] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready builtins (lists for tuples)."""
@@ -48,6 +51,7 @@ class CalibrationSummary:
             "saturated_pixels": int(self.saturated_pixels),
             "counts_per_bin": [int(n) for n in self.counts_per_bin],
             "warnings": [str(w) for w in self.warnings],
+            **({"intensity_line": dict(self.intensity_line)} if self.intensity_line else {}),
         }
 
 
@@ -73,6 +77,7 @@ def build_result(
     warnings: list[str],
     value_range: tuple[float, float] | None,
     prior_strength: float,
+    intensity_line: dict[str, float | bool] | None = None,
 ) -> CalibrationResult:
     """Add the histogram's warnings to ``warnings``, log them, and build the model."""
     accumulator = pairs.accumulator
@@ -104,6 +109,7 @@ def build_result(
         saturated_pixels=saturated,
         counts_per_bin=[int(c) for c in counts_per_bin],
         warnings=warnings,
+        intensity_line=intensity_line,
     )
     model = accumulator.build(prior_strength, metadata={"calibration": summary.to_dict()})
     logger.info(

@@ -21,6 +21,7 @@ from pn2v_engine.calibration import (
     run_calibrate_pairs,
 )
 from pn2v_engine.calibration.checks import range_warning
+from pn2v_engine.calibration.matching import fit_intensity_line, needs_mapping
 from pn2v_engine.calibration.sources import image_io
 from pn2v_engine.demo import Camera, DemoData, make_demo_data
 from pn2v_engine.errors import CalibrationError, ConfigError, InvalidImageError
@@ -367,6 +368,50 @@ def test_pairs(demo: DemoData, result: CalibrationResult) -> None:
     np.testing.assert_array_equal(_density(as_list.noise_model), _density(model))
     single = run_calibrate_pairs(truth, demo.calibration[0])
     assert single.summary.frames == 1
+    line = r.summary.intensity_line
+    assert line is not None and not line["applied"]
+    assert line["gain"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_pairs_map_a_clean_image_off_the_noisy_scale(demo: DemoData) -> None:
+    truth = demo.calibration_ground_truth
+    assert truth is not None
+    on_scale = run_calibrate_pairs(truth, demo.calibration)
+    exported = 0.8 * truth - 5.0  # e.g. rescaled and background-subtracted elsewhere
+    r = run_calibrate_pairs(exported, demo.calibration)
+    line = r.summary.intensity_line
+    assert line is not None and line["applied"]
+    assert line["gain"] == pytest.approx(1 / 0.8, rel=0.01)
+    assert line["offset"] == pytest.approx(5 / 0.8, abs=1.0)
+    np.testing.assert_allclose(r.signal, truth, rtol=0.01)
+    assert any("--keep-clean-scale" in w for w in r.summary.warnings)
+    s = torch.full((5,), 104.0)
+    x = torch.arange(100.0, 110.0, 2.0)
+    np.testing.assert_allclose(
+        r.noise_model.likelihood(x, s).numpy(),
+        on_scale.noise_model.likelihood(x, s).numpy(),
+        rtol=0.1,
+    )
+    assert r.noise_model.metadata["calibration"]["intensity_line"]["applied"] is True
+    kept = run_calibrate_pairs(exported, demo.calibration, match_intensity=False)
+    assert kept.summary.intensity_line is None
+    assert kept.summary.warnings == []
+    np.testing.assert_array_equal(kept.signal, exported.astype(np.float32))
+
+
+def test_intensity_line_leaves_saturated_bins_out() -> None:
+    rng = np.random.default_rng(0)
+    signal = rng.uniform(0, 300, size=(256, 256))
+    readings = np.minimum(np.round(1.1 * signal + 3 + rng.normal(0, 4, signal.shape)), 255)
+    line = fit_intensity_line(signal, readings, readings**2, 1, float(readings.max()))
+    assert line is not None
+    assert line.gain == pytest.approx(1.1, rel=0.01)
+    assert line.offset == pytest.approx(3, abs=0.5)
+    assert needs_mapping(line, 0, 300)
+    assert (
+        fit_intensity_line(np.zeros((8, 8)), readings[:8, :8], readings[:8, :8] ** 2, 1, 255)
+        is None
+    )
 
 
 def test_pairs_refuse_mismatched_shapes(demo: DemoData) -> None:

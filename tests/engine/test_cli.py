@@ -92,6 +92,22 @@ def test_calibrate_smooths_unless_told_not_to(trained: Path, tmp_path: Path, cap
     assert not np.array_equal(measured.density.numpy(), smoothed.density.numpy())
 
 
+def test_calibrate_pairs_maps_an_off_scale_clean_image(demo: Path, tmp_path: Path, capsys) -> None:
+    from pn2v_engine.noise_models import load_noise_model
+
+    stack = tifffile.imread(demo / "calibration.tif")
+    tifffile.imwrite(tmp_path / "clean.tif", (0.9 * stack.mean(axis=0)).astype(np.float32))
+    pair = ["calibrate", "--signal", str(tmp_path / "clean.tif"), str(demo / "calibration.tif")]
+    assert main([*pair, "-o", str(tmp_path / "mapped.npz")]) == 0
+    assert "--keep-clean-scale" in capsys.readouterr().out
+    line = load_noise_model(tmp_path / "mapped.npz").metadata["calibration"]["intensity_line"]
+    assert line["applied"] and line["gain"] == pytest.approx(1 / 0.9, rel=0.01)
+    assert main([*pair, "-o", str(tmp_path / "kept.npz"), "--keep-clean-scale"]) == 0
+    assert "warning" not in capsys.readouterr().out
+    kept = load_noise_model(tmp_path / "kept.npz").metadata["calibration"]
+    assert "intensity_line" not in kept
+
+
 def test_denoise_input_dtype_and_default_folder(trained: Path, capsys) -> None:
     demo = trained.parent
     image = demo / "images" / "a.tif"
