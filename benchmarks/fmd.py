@@ -418,11 +418,25 @@ def tabulated(mixture: GaussianMixtureNoiseModel, grid: HistogramNoiseModel) -> 
     return mixture.tabulate(grid.low, grid.high, grid.bins, metadata=metadata)
 
 
+def scaled_calibration_pair(task: Task) -> tuple[np.ndarray, np.ndarray, str]:
+    """The calibration pair with its clean image put on the noisy image's intensity scale
+    where ``pn2v calibrate --signal`` does so (and a note saying how)."""
+    from pn2v_engine.calibration.matching import fit_intensity_line, needs_mapping
+
+    assert task.calibration is not None
+    clean, noisy = (np.asarray(a, dtype=np.float64) for a in task.calibration)
+    line = fit_intensity_line(clean, noisy, noisy * noisy, 1, float(noisy.max()))
+    if line is None or not needs_mapping(line, float(clean.min()), float(clean.max())):
+        return clean, noisy, ""
+    return line.apply(clean), noisy, f", clean image mapped: {line.gain:.3f} x {line.offset:+.2f}"
+
+
 def method_bm3d(task: Task) -> dict[str, Outcome]:
     """VST+BM3D with var = a s + b fitted on the calibration pair (else the estimate)."""
     if task.calibration is not None:
-        gain, variance = fit_poisson_gaussian(*task.calibration)
-        source = "LS fit on the calibration pair"
+        clean, noisy, mapping = scaled_calibration_pair(task)
+        gain, variance = fit_poisson_gaussian(clean, noisy)
+        source = f"LS fit on the calibration pair{mapping}"
     else:
         model = estimated_model(task)
         gain, variance = model.gain, model.offset_variance

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,3 +172,22 @@ def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
     assert "each model used at prediction" in report
     scored = [line for line in report.splitlines() if line.startswith(("| 100 %", "| 1 %"))]
     assert len(scored) == 4 and all(15 < float(r.split("|")[4]) < 45 for r in scored)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
+def test_bm3d_fits_the_pair_on_the_noisy_scale_as_calibration_does() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import fmd
+
+    from pn2v_engine import run_calibrate_pairs
+
+    for fmd_type, mapped in (("Confocal_FISH", True), ("Confocal_MICE", False)):
+        noisy, _, pair = fmd.load_type(fmd_type, fmd.DATA, fmd.CALIBRATION)
+        assert pair is not None
+        task = fmd.Task(fmd_type, noisy, pair, {}, 0, None, 0, 10, "np", "cpu", "best")
+        clean, _, note = fmd.scaled_calibration_pair(task)
+        line = run_calibrate_pairs(*pair, smooth=False).summary.intensity_line
+        assert line is not None and line["applied"] is mapped
+        assert bool(note) is mapped
+        expected = line["offset"] + line["gain"] * pair[0] if mapped else pair[0]
+        np.testing.assert_allclose(clean, expected, rtol=1e-6, atol=1e-6)
