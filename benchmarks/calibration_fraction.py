@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from common import log_x_plot, machine_info, markdown_table, parse_changes, run_isolated
+from common import (
+    budget_text,
+    log_x_plot,
+    machine_info,
+    markdown_table,
+    parse_changes,
+    run_isolated,
+)
 from fmd import (
     CALIBRATION,
     DATA,
@@ -219,14 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ["Share", "Model", "Pairs", "PN2V PSNR (dB)", "vs N2V", "Train s", "Per capture"], rows
     )
     if args.predict_with is None:
-        budget = (
-            f"{args.steps} steps"
-            if args.steps
-            else f"{args.minutes:g} min"
-            if args.minutes > 0
-            else "preset epochs"
-        )
-        how = f"one PN2V network trained per model, training budget {budget} per network"
+        budget = budget_text(args.steps, args.minutes)
+        how = f"one PN2V network trained per model, training budget {budget}"
         lines = {"N2V": means["n2v"], "input": means["input"]}
     else:
         budget = "prediction only"

@@ -154,6 +154,15 @@ def with_total_steps(settings: Any, steps: int) -> Any:
     )
 
 
+def budget_text(steps: int | None, minutes: float) -> str:
+    """How :func:`train_for` bounds each network, in words."""
+    if steps:
+        return f"{steps} steps per network"
+    if minutes > 0:
+        return f"{minutes:g} min per network"
+    return "the preset's epochs per network"
+
+
 def train_for(
     frames: Sequence[np.ndarray],
     noise_model: Any,

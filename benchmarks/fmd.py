@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from common import (
+    budget_text,
     fit_poisson_gaussian,
     image_grid,
     machine_info,
@@ -421,14 +422,15 @@ def tabulated(mixture: GaussianMixtureNoiseModel, grid: HistogramNoiseModel) -> 
 def scaled_calibration_pair(task: Task) -> tuple[np.ndarray, np.ndarray, str]:
     """The calibration pair with its clean image put on the noisy image's intensity scale
     where ``pn2v calibrate --signal`` does so (and a note saying how)."""
-    from pn2v_engine.calibration.matching import fit_intensity_line, needs_mapping
+    from pn2v_engine.calibration.matching import match_signal
 
     assert task.calibration is not None
     clean, noisy = (np.asarray(a, dtype=np.float64) for a in task.calibration)
-    line = fit_intensity_line(clean, noisy, noisy * noisy, 1, float(noisy.max()))
-    if line is None or not needs_mapping(line, float(clean.min()), float(clean.max())):
+    clean, line, mapped = match_signal(clean, noisy, noisy * noisy, 1, float(noisy.max()))
+    if not mapped:
         return clean, noisy, ""
-    return line.apply(clean), noisy, f", clean image mapped: {line.gain:.3f} x {line.offset:+.2f}"
+    assert line is not None
+    return clean, noisy, f", clean image mapped: {line.gain:.3f} x {line.offset:+.2f}"
 
 
 def method_bm3d(task: Task) -> dict[str, Outcome]:
@@ -805,13 +807,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prior_strength = DEFAULT_PRIOR_STRENGTH if args.prior_strength is None else args.prior_strength
     command = "python benchmarks/fmd.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     info = machine_info()
-    budget = (
-        f"{args.steps} steps per network"
-        if args.steps
-        else f"{args.minutes:g} min per network"
-        if args.minutes > 0
-        else "preset epochs"
-    )
+    budget = budget_text(args.steps, args.minutes)
     settings_text = (
         f"Settings: preset `{args.preset}`, changes `{changes}`, training budget {budget}, "
         f"weights `{args.weights}`, histogram prior strength {prior_strength:g}, "

@@ -90,3 +90,20 @@ def fit_intensity_line(
 def needs_mapping(line: IntensityLine | None, low: float, high: float) -> bool:
     """Whether the line moves the clean signal enough to be applied."""
     return line is not None and line.largest_shift(low, high) > MAPPING_THRESHOLD * (high - low)
+
+
+def match_signal(
+    signal: np.ndarray,
+    reading_sum: np.ndarray,
+    reading_squares: np.ndarray,
+    frames: int,
+    largest_reading: float,
+) -> tuple[np.ndarray, IntensityLine | None, bool]:
+    """``(signal, line, mapped)``: the signal on the readings' scale where the fitted line
+    (:func:`fit_intensity_line`, same arguments) moves it enough, else as given."""
+    line = fit_intensity_line(signal, reading_sum, reading_squares, frames, largest_reading)
+    mapped = needs_mapping(line, float(signal.min()), float(signal.max()))
+    if mapped:
+        assert line is not None
+        return line.apply(signal), line, True
+    return signal, line, False

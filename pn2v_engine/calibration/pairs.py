@@ -13,7 +13,7 @@ from pn2v_engine.progress import CancelToken, StageProgress, check, drive
 
 from .checks import clean_scale_warning
 from .histogram import histogram_pass, validate_options
-from .matching import fit_intensity_line, needs_mapping
+from .matching import match_signal
 from .results import CalibrationResult, build_result
 from .scan import check_frame, scan_frames
 from .smoothing import new_sampler, smooth_result
@@ -76,14 +76,15 @@ def iter_calibrate_pairs(
     line_summary = None
     if match_intensity:
         assert scan.total is not None and scan.squares is not None
-        line = fit_intensity_line(signal64, scan.total, scan.squares, scan.n, scan.maximum)
+        signal64, line, mapped = match_signal(
+            signal64, scan.total, scan.squares, scan.n, scan.maximum
+        )
         scan.total = scan.squares = None
         if line is not None:
-            mapped = needs_mapping(line, float(signal64.min()), float(signal64.max()))
             line_summary = {**line.to_dict(), "applied": mapped}
-            if mapped:
-                signal64 = line.apply(signal64)
-                warnings.append(clean_scale_warning(line.offset, line.gain))
+        if mapped:
+            assert line is not None
+            warnings.append(clean_scale_warning(line.offset, line.gain))
     sampler = new_sampler(signal64, scan.n, seed) if smooth else None
     pairs = yield from histogram_pass(
         source,
