@@ -16,7 +16,8 @@ data (self-supervised); the 50-frame average is used only to score. Rows:
 * ``pn2v_est``   PN2V MMSE with the Poisson-Gaussian model estimated from the captures
 * ``pn2v_boot_hist``, ``pn2v_boot``, ``pn2v_boot_gmm`` (ablation)  PN2V MMSE with a
                  noise model bootstrapped from the N2V row's prediction and the captures
-                 (Prakash et al. 2020): the histogram of those pairs as measured, smoothed
+                 (Prakash et al. 2020), N2V's error taken out of their spread (as the
+                 engine does): the histogram of those pairs as measured, smoothed
                  where thin (the engine's default), or their mixture alone, tabulated
 * ``bm3d``       VST+BM3D: generalized Anscombe transform, BM3D (sigma 1), exact
                  unbiased inverse; a, b fitted on the same calibration pair
@@ -234,18 +235,24 @@ def estimated_model(task: Task) -> PoissonGaussianNoiseModel:
 
 
 def bootstrap_pairs(task: Task) -> BootstrapPairs:
-    """The N2V prediction of each capture paired with the capture (as the engine bootstraps)."""
+    """The N2V prediction of each capture paired with the capture, N2V's error taken out
+    of their spread (as the engine bootstraps)."""
     from pn2v_engine import BootstrapPairs
 
     if task.pseudo_clean is None:
         raise RuntimeError("the bootstrapped rows need the N2V row (add n2v to --methods)")
     summary = {"frames": len(task.noisy), "source": "the benchmark's N2V row"}
-    return BootstrapPairs(list(task.pseudo_clean), list(task.noisy.astype(np.float32)), summary)
+    pairs = BootstrapPairs(list(task.pseudo_clean), list(task.noisy.astype(np.float32)), summary)
+    return pairs.deflated()
 
 
 def describe_model(model: NoiseModel) -> str:
     """One line about a noise model, with its Poisson-Gaussian parameters."""
-    prefix = "bootstrapped: " if "bootstrap" in model.metadata else ""
+    bootstrap = model.metadata.get("bootstrap")
+    prefix = "bootstrapped: " if bootstrap is not None else ""
+    if bootstrap is not None and bootstrap.get("deflation", {}).get("applied"):
+        low, high = bootstrap["deflation"]["variance_factor"]
+        prefix = f"bootstrapped (variance x {low:.2f}-{high:.2f}): "
     if "tabulated_from" in model.metadata:
         return f"{prefix}{model.metadata['tabulated_from']}, tabulated on {model.bins} bins"
     if prefix:

@@ -14,12 +14,16 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from . import __version__
 from .errors import PN2VError
 from .progress import Cancelled, CancelToken
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EXIT_FAILED = 1
 EXIT_CANCELLED = 130
@@ -158,7 +162,8 @@ def cmd_fit_gmm(args: argparse.Namespace) -> int:
                         "Pair the clean image with noisy images of the same size.",
                     )
             stack = np.concatenate([a.reshape(-1, *clean.shape) for a in observations])
-            generator = iter_fit_gmm(clean, stack, cancel=token, **options)
+            clean, matching = _clean_on_noisy_scale(clean, stack, args.match_intensity)
+            generator = iter_fit_gmm(clean, stack, cancel=token, metadata=matching, **options)
         else:
             generator = iter_fit_gmm_calibration(args.inputs, cancel=token, **options)
         model = _drive_stages(generator)
@@ -174,6 +179,26 @@ def cmd_fit_gmm(args: argparse.Namespace) -> int:
         _say(f"warning: {warning}")
     _say(f"Noise model written to {path}")
     return 0
+
+
+def _clean_on_noisy_scale(
+    clean: np.ndarray, stack: np.ndarray, match: bool
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The clean image mapped onto the noisy stack's scale where needed (as ``pn2v
+    calibrate --signal`` maps it), and the metadata that records it."""
+    from .calibration.checks import clean_scale_warning
+    from .calibration.matching import match_signal_to_stack
+
+    if not match:
+        return clean, {}
+    import numpy as np
+
+    on_scale, line, mapped = match_signal_to_stack(clean, stack)
+    if line is None:
+        return clean, {}
+    warnings = [clean_scale_warning(line.offset, line.gain)] if mapped else []
+    record = {"intensity_line": {**line.to_dict(), "applied": mapped}, "warnings": warnings}
+    return on_scale.astype(np.float32), {"calibration": record}
 
 
 def _clean_image(path: str):  # type: ignore[no-untyped-def]
@@ -460,13 +485,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="Keep the histogram as measured instead of smoothing it with a Gaussian mixture "
         "fitted to the same pixels (smoothing is the default: ragged rows make PN2V worse).",
     )
-    p.add_argument(
-        "--keep-clean-scale",
-        dest="match_intensity",
-        action="store_false",
-        help="With --signal: use the clean image as it is, even where the noisy images' mean "
-        "is off its scale (by default it is mapped onto their scale, with a warning).",
-    )
     p.set_defaults(run=cmd_calibrate)
 
     nm = commands.add_parser(
@@ -597,6 +615,13 @@ def _calibration_arguments(p: argparse.ArgumentParser, what: str) -> None:
     )
     p.add_argument("-o", "--output", required=True, help="Noise model file (.npz).")
     p.add_argument("--signal", help="A clean image paired with the noisy INPUTS.")
+    p.add_argument(
+        "--keep-clean-scale",
+        dest="match_intensity",
+        action="store_false",
+        help="With --signal: use the clean image as it is, even where the noisy images' mean "
+        "is off its scale (by default it is mapped onto their scale, with a warning).",
+    )
     p.add_argument(
         "--range",
         type=float,

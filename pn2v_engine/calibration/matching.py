@@ -107,3 +107,18 @@ def match_signal(
         assert line is not None
         return line.apply(signal), line, True
     return signal, line, False
+
+
+def match_signal_to_stack(
+    signal: np.ndarray, stack: np.ndarray
+) -> tuple[np.ndarray, IntensityLine | None, bool]:
+    """:func:`match_signal` for noisy frames already in memory (``(frames, Y, X)`` of the
+    signal's shape)."""
+    frames = np.asarray(stack, dtype=np.float64).reshape(-1, *signal.shape)
+    return match_signal(
+        np.asarray(signal, dtype=np.float64),
+        frames.sum(axis=0),
+        np.square(frames).sum(axis=0),
+        frames.shape[0],
+        float(frames.max()),
+    )

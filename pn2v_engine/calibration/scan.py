@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pn2v_engine.errors import CalibrationError
+from pn2v_engine.noise_models.histogram import is_integer_valued
 from pn2v_engine.progress import CancelToken, StageProgress, Throttle, check
 
 from .sources import FrameSource, no_frames_error
@@ -38,7 +39,7 @@ class Scan:
         self.maximum = max(self.maximum, float(frame.max()))
         self.dtypes.add(frame.dtype.name)
         if self.integer:
-            self.integer = _is_integer_valued(frame)
+            self.integer = is_integer_valued(frame)
         work = frame.astype(np.float64)
         self.frame_means.append(float(work.mean()))
         if not moments:
@@ -114,12 +115,6 @@ def check_frame(frame: np.ndarray, name: str, shape: tuple[int, ...] | None) -> 
                 "Use the camera's original frames, or replace those pixels in Fiji "
                 "(Process > Math > Remove NaNs...).",
             )
-
-
-def _is_integer_valued(frame: np.ndarray) -> bool:
-    if frame.dtype.kind in "iu":
-        return True
-    return bool(np.array_equal(frame, np.round(frame)))
 
 
 def _progress(stage: str, done: int, total: int | None, message: str) -> StageProgress:

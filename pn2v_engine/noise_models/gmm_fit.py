@@ -23,6 +23,7 @@ from pn2v_engine.errors import ConfigError, NoiseModelError
 from pn2v_engine.progress import CancelToken, StageProgress, Throttle, check, drive
 
 from .gmm import GaussianMixtureNoiseModel
+from .histogram import is_integer_valued
 from .parametric import fit_variance_line
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ HELD_OUT_PAIRS = 50_000
 EVALUATIONS = 40
 #: Signal quantiles mapped to u = 0 and u = 1 (a few outliers do not stretch the domain).
 FIT_QUANTILES = (0.001, 0.999)
+#: The standard deviation of the rounding error of integer readings: the default floor
+#: on every component's standard deviation for them.
+ROUNDING_SIGMA = 1.0 / math.sqrt(12.0)
 #: Component variances start at these multiples (geometric mean 1) of the fitted line.
 _SPREAD = 0.5
 
@@ -291,9 +295,7 @@ def _value_range(
 
 
 def _default_min_sigma(x: np.ndarray, low: float, high: float) -> float:
-    if np.array_equal(x, np.round(x)):
-        return 1.0 / math.sqrt(12.0)
-    return 1e-3 * (high - low)
+    return ROUNDING_SIGMA if is_integer_valued(x) else 1e-3 * (high - low)
 
 
 def _fit_range(s: np.ndarray) -> tuple[float, float]:

@@ -61,6 +61,12 @@ def histogram_grid(
     return min_value, max_value + 1e-6 * width, bins
 
 
+def is_integer_valued(values: np.ndarray) -> bool:
+    """Whether every value is an integer (integer dtype, or floats with no fraction)."""
+    values = np.asarray(values)
+    return values.dtype.kind in "iu" or bool(np.array_equal(values, np.round(values)))
+
+
 def bin_index(values: np.ndarray, low: float, width: float, bins: int) -> np.ndarray:
     """The bin of each value on the grid of ``bins`` bins of ``width`` from ``low``,
     values outside clamped into the first or last bin."""
@@ -155,11 +161,13 @@ def histogram_from_pairs(
     value_range: tuple[float, float] | None = None,
     prior_strength: float = DEFAULT_PRIOR_STRENGTH,
     metadata: dict[str, Any] | None = None,
+    integer: bool | None = None,
 ) -> HistogramNoiseModel:
     """Build the model from matching clean (signal) and noisy (observation) images.
 
     ``value_range`` fixes ``(min, max)`` of the histogram; by default it spans
-    all signal and observation values.
+    all signal and observation values. ``integer`` says whether the readings are
+    integers (bin edges on half-integers); by default, whether all observations are.
     """
     pairs = [(np.asarray(s), np.asarray(x)) for s, x in zip(signals, observations, strict=True)]
     if not pairs:
@@ -171,7 +179,8 @@ def histogram_from_pairs(
                 f"{x.shape}.",
                 "Pair each clean image with noisy images of the same shape.",
             )
-    integer = all(np.issubdtype(x.dtype, np.integer) or np.all(x == np.round(x)) for _, x in pairs)
+    if integer is None:
+        integer = all(is_integer_valued(x) for _, x in pairs)
     if value_range is None:
         value_range = (
             min(min(float(s.min()), float(x.min())) for s, x in pairs),

@@ -108,6 +108,38 @@ def test_calibrate_pairs_maps_an_off_scale_clean_image(demo: Path, tmp_path: Pat
     assert "intensity_line" not in kept
 
 
+def test_fit_gmm_pairs_maps_an_off_scale_clean_image(demo: Path, tmp_path: Path, capsys) -> None:
+    import torch
+
+    from pn2v_engine.noise_models import load_noise_model
+
+    stack = tifffile.imread(demo / "calibration.tif")
+    mean = stack.mean(axis=0)
+    tifffile.imwrite(tmp_path / "on.tif", mean.astype(np.float32))
+    tifffile.imwrite(tmp_path / "off.tif", (0.9 * mean).astype(np.float32))
+    fit = ["noise-model", "fit-gmm", str(demo / "calibration.tif"), "--steps", "60"]
+    models = {}
+    for name, clean, extra in [
+        ("on", "on.tif", []),
+        ("mapped", "off.tif", []),
+        ("kept", "off.tif", ["--keep-clean-scale"]),
+    ]:
+        out = tmp_path / f"{name}.npz"
+        assert main([*fit, "--signal", str(tmp_path / clean), "-o", str(out), *extra]) == 0
+        models[name] = (load_noise_model(out), capsys.readouterr().out)
+    mapped, said = models["mapped"]
+    assert "--keep-clean-scale" in said
+    line = mapped.metadata["calibration"]["intensity_line"]
+    assert line["applied"] and line["gain"] == pytest.approx(1 / 0.9, rel=0.01)
+    assert not models["on"][0].metadata["calibration"]["intensity_line"]["applied"]
+    assert "calibration" not in models["kept"][0].metadata
+    assert "warning" not in models["kept"][1]
+    s = torch.linspace(float(np.percentile(mean, 20)), float(np.percentile(mean, 80)), 5)
+    on = models["on"][0].variance(s)
+    assert torch.allclose(mapped.variance(s), on, rtol=0.1)
+    assert not torch.allclose(models["kept"][0].variance(0.9 * s), on, rtol=0.1)
+
+
 def test_denoise_input_dtype_and_default_folder(trained: Path, capsys) -> None:
     demo = trained.parent
     image = demo / "images" / "a.tif"

@@ -1,0 +1,83 @@
+"""Taking Noise2Void's own error out of bootstrapped pairs.
+
+A bootstrapped pair's residual x - ŝ is the noise plus N2V's error s - ŝ, so a noise
+model fitted to the pairs is wider than p(x | s): on FMD Confocal_MICE (measured
+against its ground truth) their variance is 1.07-1.22x the noise's, most above the
+background, where N2V's error is largest. The Poisson-Gaussian estimate from the noisy
+images alone (local high-pass residuals, :func:`estimate_poisson_gaussian`) involves no
+N2V and matches the noise's variance there within a few percent. So each pair's
+deviation from ŝ is scaled by sqrt(r(ŝ)), where r is the estimate's variance over the
+pairs' (each a line var = a s + b fitted the same way), kept within
+[:data:`MIN_FACTOR`, 1]: the pairs' shape is kept, their variance becomes the noise's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .noise_models import estimate_poisson_gaussian
+from .noise_models.parametric import fit_variance_line
+
+#: The most a pair's variance is taken down (to half), however far the lines disagree.
+MIN_FACTOR = 0.5
+#: Quantile bins of the pseudo-clean signal whose residual variances the pairs' line is
+#: fitted to (as many as the estimate uses).
+LEVELS = 40
+#: Pairs a bin needs to take part in the fit.
+MIN_LEVEL_PAIRS = 50
+
+
+@dataclass(frozen=True)
+class Deflation:
+    """Two variance lines var = gain * s + offset: the noise's, estimated from the noisy
+    images, and the bootstrapped pairs'; each is floored at ``floor``."""
+
+    noise: tuple[float, float]
+    pairs: tuple[float, float]
+    floor: float
+
+    def factor(self, signal: np.ndarray) -> np.ndarray:
+        """r(s): the noise's variance over the pairs', within [MIN_FACTOR, 1]."""
+        noise = np.maximum(self.noise[0] * signal + self.noise[1], self.floor)
+        pairs = np.maximum(self.pairs[0] * signal + self.pairs[1], self.floor)
+        return np.clip(noise / pairs, MIN_FACTOR, 1.0)
+
+    def apply(self, signal: np.ndarray, observation: np.ndarray) -> np.ndarray:
+        """The readings with their deviation from ``signal`` scaled by sqrt(r(signal))."""
+        s = np.asarray(signal, dtype=np.float64)
+        x = np.asarray(observation, dtype=np.float64)
+        return (s + (x - s) * np.sqrt(self.factor(s))).astype(np.float32)
+
+    def summary(self, signal: np.ndarray) -> dict[str, Any]:
+        """What the metadata records: both lines and the factors over ``signal``'s range."""
+        factors = self.factor(np.linspace(float(np.min(signal)), float(np.max(signal)), 256))
+        return {
+            "method": "pairs' variance scaled to the Poisson-Gaussian estimate's",
+            "noise_line": list(self.noise),
+            "pairs_line": list(self.pairs),
+            "variance_factor": [float(factors.min()), float(factors.max())],
+        }
+
+
+def fit_deflation(signals: Sequence[np.ndarray], observations: Sequence[np.ndarray]) -> Deflation:
+    """The :class:`Deflation` of pseudo-clean ``signals`` and their noisy ``observations``.
+
+    Raises :class:`~pn2v_engine.errors.NoiseModelError` where the images are too small or
+    too flat for the Poisson-Gaussian estimate.
+    """
+    estimate = estimate_poisson_gaussian(list(observations))
+    s = np.concatenate([np.ravel(a) for a in signals]).astype(np.float64)
+    residual = np.concatenate([np.ravel(x) for x in observations]).astype(np.float64) - s
+    edges = np.unique(np.quantile(s, np.linspace(0.0, 1.0, LEVELS + 1)))
+    level = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, len(edges) - 2)
+    pixels = np.bincount(level, minlength=len(edges) - 1).astype(np.float64)
+    used = pixels >= MIN_LEVEL_PAIRS
+    means = np.bincount(level, weights=s, minlength=len(pixels))[used] / pixels[used]
+    first = np.bincount(level, weights=residual, minlength=len(pixels))[used] / pixels[used]
+    second = np.bincount(level, weights=residual**2, minlength=len(pixels))[used] / pixels[used]
+    pairs_line = fit_variance_line(means, second - first**2, pixels[used])
+    return Deflation((estimate.gain, estimate.offset_variance), pairs_line, estimate.min_variance)
