@@ -215,7 +215,8 @@ def iter_bootstrap_noise_model(
     ------
     TrainProgress or StageProgress
         :class:`TrainProgress` while N2V trains, then ``predicting`` in frames, then
-        ``fitting`` (or ``smoothing``) in steps, or ``histogram``.
+        ``estimating`` (with ``deflate``), then ``fitting`` (or ``smoothing``) in steps,
+        or ``histogram``.
 
     Returns
     -------
@@ -237,7 +238,9 @@ def iter_bootstrap_noise_model(
         )
     pairs = yield from iter_bootstrap_pairs(images, settings, cancel=cancel, device=device)
     if deflate:
+        yield StageProgress("estimating", 0, 1, "the noise's variance")
         pairs = pairs.deflated()
+        yield StageProgress("estimating", 1, 1, "the noise's variance")
     if kind == "histogram":
         yield StageProgress("histogram", 0, 1, "")
         model = pairs.histogram(bins)

@@ -137,6 +137,15 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     model = estimate_poisson_gaussian(images)
     path = model.save(args.output)
     _say(model.describe())
+    deflation = model.metadata["bootstrap"].get("deflation")
+    if deflation and deflation["applied"]:
+        low, high = deflation["variance_factor"]
+        _say(
+            f"Noise2Void's own error taken out of the pairs: their variance scaled by "
+            f"{low:.2f} to {high:.2f}."
+        )
+    elif deflation:
+        _say(f"Pairs kept as they are: {deflation['reason']}")
     _say("A noise model measured from a calibration stack is better; use one when you can.")
     _say(f"Noise model written to {path}")
     return 0
@@ -242,7 +251,13 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     }[args.kind]
     with _interrupt_cancels() as token, _bar(t.epochs * t.steps_per_epoch, "training") as bar:
         generator = iter_bootstrap_noise_model(
-            images, settings, kind=args.kind, cancel=token, device=args.device, **options
+            images,
+            settings,
+            kind=args.kind,
+            deflate=args.deflate,
+            cancel=token,
+            device=args.device,
+            **options,
         )
         stages: dict[str, tqdm] = {}
         try:
@@ -264,6 +279,15 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
                 stage.close()
     path = model.save(args.output)
     _say(model.describe())
+    deflation = model.metadata["bootstrap"].get("deflation")
+    if deflation and deflation["applied"]:
+        low, high = deflation["variance_factor"]
+        _say(
+            f"Noise2Void's own error taken out of the pairs: their variance scaled by "
+            f"{low:.2f} to {high:.2f}."
+        )
+    elif deflation:
+        _say(f"Pairs kept as they are: {deflation['reason']}")
     _say("A noise model measured from a calibration stack is better; use one when you can.")
     _say(f"Noise model written to {path}")
     return 0
@@ -523,6 +547,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--bins", type=int, default=256, help="Histogram bins (--kind smoothed or histogram)."
+    )
+    p.add_argument(
+        "--keep-n2v-spread",
+        dest="deflate",
+        action="store_false",
+        help="Model the pairs' spread as it is, Noise2Void's own error included (by default "
+        "it is scaled to the noise's variance estimated from the images).",
     )
     _gmm_arguments(p)
     p.add_argument(

@@ -87,15 +87,15 @@ def estimate_from_images(paths: list[Path]) -> Factory:
 
 
 def bootstrap_from_images(paths: list[Path], settings: Any) -> Factory:
-    """Job body: N2V on the noisy images, then the histogram of (prediction, noisy) pairs
-    smoothed where thin by a Gaussian mixture fitted to them (the counts are kept)."""
+    """Job body: N2V on the noisy images, then the histogram of (prediction, noisy) pairs,
+    N2V's own error taken out of their spread, smoothed where thin by a Gaussian mixture
+    fitted to them (the counts are kept)."""
 
     def run(token: Any) -> Generator[Any, None, Any]:
-        from pn2v_engine import iter_bootstrap_pairs
+        from pn2v_engine import iter_bootstrap_noise_model
 
         images = yield from _read_images(paths, token)
-        pairs = yield from iter_bootstrap_pairs(images, settings, cancel=token)
-        return (yield from pairs.iter_smoothed_histogram(cancel=token))
+        return (yield from iter_bootstrap_noise_model(images, settings, cancel=token))
 
     return run
 
@@ -484,7 +484,17 @@ class CalibratePage(QWidget):
         else:
             self.coverage_curve.setData([], [])
             self.coverage_plot.hide()
-        if "bootstrap" in model.metadata:
+        bootstrap = model.metadata.get("bootstrap")
+        deflation = bootstrap.get("deflation") if bootstrap else None
+        if deflation and deflation["applied"]:
+            low, high = deflation["variance_factor"]
+            lines.append(
+                f"Noise2Void's own error taken out of the pairs' spread: variance × "
+                f"{low:.2f} to {high:.2f}, to the noise estimated from the images"
+            )
+        elif deflation:
+            warnings.append(f"The pairs' spread includes Noise2Void's error: {deflation['reason']}")
+        if bootstrap:
             warnings.append(
                 "Bootstrapped from a Noise2Void prediction: good without calibration frames, "
                 "but a model measured from calibration frames is more accurate."

@@ -225,6 +225,9 @@ def test_bootstrap_from_training_images_gives_a_smoothed_histogram(qtbot, page, 
     assert any(f.startswith("Smoothing") for f in formats)
     assert any(f.startswith("Training N2V") for f in formats)
     assert "Bootstrapped from a Noise2Void prediction" in page.warnings.text()
+    assert model.metadata["bootstrap"]["deflation"]["applied"]
+    assert "Noise2Void's own error taken out" in page.summary.text()
+    assert any(f.startswith("Estimating") for f in formats)
     assert len(page.model_view.curves) == 6
     # beside it, the histogram of the same (prediction, noisy) pairs, curves dashed
     view = page.model_view

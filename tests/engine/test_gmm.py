@@ -328,6 +328,7 @@ def test_bootstrap_makes_a_usable_model(kind: str, demo: DemoData) -> None:
     assert isinstance(model, expected)
     assert model.metadata["bootstrap"]["kind"] == kind
     assert model.metadata["bootstrap"]["frames"] == 2
+    assert "applied" in model.metadata["bootstrap"]["deflation"]
     stages = {getattr(r, "stage", "training") for r in reports}
     assert {"training", "predicting"} <= stages
     if kind == "smoothed":
@@ -390,7 +391,7 @@ def test_cli_fit_gmm_and_bootstrap(demo: DemoData, tmp_path: Path, capsys) -> No
             "bootstrap",
             str(images),
             *("--kind", "histogram", "--bins", "32", "--epochs", "1", "--steps-per-epoch", "1"),
-            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu"),
+            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu", "--keep-n2v-spread"),
         ],
         "boot_smooth.npz": [
             "bootstrap",
@@ -406,6 +407,8 @@ def test_cli_fit_gmm_and_bootstrap(demo: DemoData, tmp_path: Path, capsys) -> No
     smoothed = load_noise_model(tmp_path / "boot_smooth.npz")
     assert smoothed.metadata["bootstrap"]["kind"] == "smoothed"  # the default
     assert smoothed.metadata["smoothing"]["method"] == "gaussian mixture"
+    assert "deflation" in smoothed.metadata["bootstrap"]
+    assert "deflation" not in load_noise_model(tmp_path / "boot_hist.npz").metadata["bootstrap"]
     assert load_noise_model(tmp_path / "stack.npz").n_components == 2
     out = capsys.readouterr().out
     assert "Noise model written to" in out
