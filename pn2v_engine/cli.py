@@ -549,11 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--bins", type=int, default=256, help="Histogram bins (--kind smoothed or histogram)."
     )
     p.add_argument(
-        "--keep-n2v-spread",
-        dest="deflate",
-        action="store_false",
-        help="Model the pairs' spread as it is, Noise2Void's own error included (by default "
-        "it is scaled to the noise's variance estimated from the images).",
+        "--deflate",
+        action="store_true",
+        help="Experimental: scale the pairs' spread, which includes Noise2Void's own error, "
+        "to the noise's variance estimated from the images (helps some data, hurts other).",
     )
     _gmm_arguments(p)
     p.add_argument(

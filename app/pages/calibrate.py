@@ -87,9 +87,8 @@ def estimate_from_images(paths: list[Path]) -> Factory:
 
 
 def bootstrap_from_images(paths: list[Path], settings: Any) -> Factory:
-    """Job body: N2V on the noisy images, then the histogram of (prediction, noisy) pairs,
-    N2V's own error taken out of their spread, smoothed where thin by a Gaussian mixture
-    fitted to them (the counts are kept)."""
+    """Job body: N2V on the noisy images, then the histogram of (prediction, noisy) pairs
+    smoothed where thin by a Gaussian mixture fitted to them (the counts are kept)."""
 
     def run(token: Any) -> Generator[Any, None, Any]:
         from pn2v_engine import iter_bootstrap_noise_model

@@ -23,10 +23,13 @@ TINY = [
 ]
 
 
+DEFLATED = "U-Net (PN2V, bootstrapped, smoothed, N2V error deflated)"
+
+
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
 def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     rows = ["input", "n2v", "pn2v", "pn2v_prior", "pn2v_mix", "pn2v_boot_hist", "pn2v_boot"]
-    rows += ["pn2v_boot_gmm"]
+    rows += ["pn2v_boot_gmm", "pn2v_boot_deflated"]
     command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE"]
     command += ["--steps", "3", "--in-process", "--out", str(tmp_path), "--methods", *rows]
     command += ["--set", *TINY]
@@ -48,6 +51,7 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         "U-Net (PN2V, bootstrapped histogram)",
         "U-Net (PN2V, bootstrapped, smoothed)",
         "U-Net (PN2V, bootstrapped GMM)",
+        DEFLATED,
     ):
         assert label in table, report
         psnr = table[label].split("|")[2].strip()
@@ -64,6 +68,8 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         "bootstrapped: histogram noise model smoothed"
         in table["U-Net (PN2V, bootstrapped, smoothed)"]
     )
+    assert "bootstrapped (variance x 0." in table[DEFLATED]
+    assert "variance x" not in table["U-Net (PN2V, bootstrapped, smoothed)"]
     stored = sorted(p.name for p in (tmp_path / "fmd_results").iterdir())
     assert stored == ["Confocal_MICE.json", "Confocal_MICE.npz"]
     # a later run of another type adds its section and keeps this one

@@ -328,7 +328,7 @@ def test_bootstrap_makes_a_usable_model(kind: str, demo: DemoData) -> None:
     assert isinstance(model, expected)
     assert model.metadata["bootstrap"]["kind"] == kind
     assert model.metadata["bootstrap"]["frames"] == 2
-    assert "applied" in model.metadata["bootstrap"]["deflation"]
+    assert "deflation" not in model.metadata["bootstrap"]  # opt-in
     stages = {getattr(r, "stage", "training") for r in reports}
     assert {"training", "predicting"} <= stages
     if kind == "smoothed":
@@ -391,13 +391,13 @@ def test_cli_fit_gmm_and_bootstrap(demo: DemoData, tmp_path: Path, capsys) -> No
             "bootstrap",
             str(images),
             *("--kind", "histogram", "--bins", "32", "--epochs", "1", "--steps-per-epoch", "1"),
-            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu", "--keep-n2v-spread"),
+            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu"),
         ],
         "boot_smooth.npz": [
             "bootstrap",
             str(images),
             *("--bins", "32", "--epochs", "1", "--steps-per-epoch", "1", "--steps", "20"),
-            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu"),
+            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu", "--deflate"),
         ],
     }
     for name, args in runs.items():
@@ -407,7 +407,7 @@ def test_cli_fit_gmm_and_bootstrap(demo: DemoData, tmp_path: Path, capsys) -> No
     smoothed = load_noise_model(tmp_path / "boot_smooth.npz")
     assert smoothed.metadata["bootstrap"]["kind"] == "smoothed"  # the default
     assert smoothed.metadata["smoothing"]["method"] == "gaussian mixture"
-    assert "deflation" in smoothed.metadata["bootstrap"]
+    assert "applied" in smoothed.metadata["bootstrap"]["deflation"]
     assert "deflation" not in load_noise_model(tmp_path / "boot_hist.npz").metadata["bootstrap"]
     assert load_noise_model(tmp_path / "stack.npz").n_components == 2
     out = capsys.readouterr().out
