@@ -252,9 +252,12 @@ def describe_model(model: NoiseModel) -> str:
     """One line about a noise model, with its Poisson-Gaussian parameters."""
     bootstrap = model.metadata.get("bootstrap")
     prefix = "bootstrapped: " if bootstrap is not None else ""
-    if bootstrap is not None and bootstrap.get("deflation", {}).get("applied"):
-        low, high = bootstrap["deflation"]["variance_factor"]
+    deflation = bootstrap.get("deflation") if bootstrap is not None else None
+    if deflation is not None and deflation["applied"]:
+        low, high = deflation["variance_factor"]
         prefix = f"bootstrapped (variance x {low:.2f}-{high:.2f}): "
+    elif deflation is not None:
+        prefix = f"bootstrapped (not deflated: {deflation['reason']}): "
     if "tabulated_from" in model.metadata:
         return f"{prefix}{model.metadata['tabulated_from']}, tabulated on {model.bins} bins"
     if prefix:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,7 +69,8 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         "bootstrapped: histogram noise model smoothed"
         in table["U-Net (PN2V, bootstrapped, smoothed)"]
     )
-    assert "bootstrapped (variance x 0." in table[DEFLATED]
+    # an N2V of 3 steps may leave nothing Gaussian-like to deflate: the row says either
+    assert re.search(r"bootstrapped \((variance x \d\.\d\d-\d\.\d\d|not deflated)", table[DEFLATED])
     assert "variance x" not in table["U-Net (PN2V, bootstrapped, smoothed)"]
     stored = sorted(p.name for p in (tmp_path / "fmd_results").iterdir())
     assert stored == ["Confocal_MICE.json", "Confocal_MICE.npz"]
