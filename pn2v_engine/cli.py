@@ -137,15 +137,6 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     model = estimate_poisson_gaussian(images)
     path = model.save(args.output)
     _say(model.describe())
-    deflation = model.metadata["bootstrap"].get("deflation")
-    if deflation and deflation["applied"]:
-        low, high = deflation["variance_factor"]
-        _say(
-            f"Noise2Void's own error taken out of the pairs: their variance scaled by "
-            f"{low:.2f} to {high:.2f}."
-        )
-    elif deflation:
-        _say(f"Pairs kept as they are: {deflation['reason']}")
     _say("A noise model measured from a calibration stack is better; use one when you can.")
     _say(f"Noise model written to {path}")
     return 0
