@@ -186,19 +186,18 @@ def _clean_on_noisy_scale(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The clean image mapped onto the noisy stack's scale where needed (as ``pn2v
     calibrate --signal`` maps it), and the metadata that records it."""
-    from .calibration.checks import clean_scale_warning
-    from .calibration.matching import match_signal_to_stack
+    import numpy as np
+
+    from .calibration.matching import match_signal_to_stack, matching_record
 
     if not match:
         return clean, {}
-    import numpy as np
-
     on_scale, line, mapped = match_signal_to_stack(clean, stack)
-    if line is None:
+    record, warnings = matching_record(line, mapped)
+    if record is None:
         return clean, {}
-    warnings = [clean_scale_warning(line.offset, line.gain)] if mapped else []
-    record = {"intensity_line": {**line.to_dict(), "applied": mapped}, "warnings": warnings}
-    return on_scale.astype(np.float32), {"calibration": record}
+    calibration = {"intensity_line": record, "warnings": warnings}
+    return on_scale.astype(np.float32), {"calibration": calibration}
 
 
 def _clean_image(path: str):  # type: ignore[no-untyped-def]

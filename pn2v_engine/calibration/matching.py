@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import clean_scale_warning
+
 #: Equal-width signal bins whose mean readings the line is fitted to.
 LINE_BINS = 64
 #: Readings a bin needs to take part in the fit.
@@ -107,6 +109,17 @@ def match_signal(
         assert line is not None
         return line.apply(signal), line, True
     return signal, line, False
+
+
+def matching_record(
+    line: IntensityLine | None, mapped: bool
+) -> tuple[dict[str, float | bool] | None, list[str]]:
+    """What a calibration records of a fitted line: ``{offset, gain, applied}`` (None
+    without a line) and the warning a mapped clean image gets."""
+    if line is None:
+        return None, []
+    warnings = [clean_scale_warning(line.offset, line.gain)] if mapped else []
+    return {**line.to_dict(), "applied": mapped}, warnings
 
 
 def match_signal_to_stack(

@@ -11,9 +11,8 @@ from pn2v_engine.errors import CalibrationError
 from pn2v_engine.noise_models.histogram import DEFAULT_BINS, DEFAULT_PRIOR_STRENGTH
 from pn2v_engine.progress import CancelToken, StageProgress, check, drive
 
-from .checks import clean_scale_warning
 from .histogram import histogram_pass, validate_options
-from .matching import match_signal
+from .matching import match_signal, matching_record
 from .results import CalibrationResult, build_result
 from .scan import check_frame, scan_frames
 from .smoothing import new_sampler, smooth_result
@@ -80,11 +79,7 @@ def iter_calibrate_pairs(
             signal64, scan.total, scan.squares, scan.n, scan.maximum
         )
         scan.total = scan.squares = None
-        if line is not None:
-            line_summary = {**line.to_dict(), "applied": mapped}
-        if mapped:
-            assert line is not None
-            warnings.append(clean_scale_warning(line.offset, line.gain))
+        line_summary, warnings = matching_record(line, mapped)
     sampler = new_sampler(signal64, scan.n, seed) if smooth else None
     pairs = yield from histogram_pass(
         source,
