@@ -1,7 +1,8 @@
 """Prediction-time variants of one trained PN2V project, scored on FMD FOV 19.
 
 What the same network gives when only the prediction changes: the MMSE and the prior
-mean; the prior samples pooled over the 8 rotations and mirrors; a true blind spot at
+mean; the prior samples pooled over the 8 rotations and mirrors, or their 8 MMSE estimates
+averaged; a true blind spot at
 prediction (each pixel masked as in training, 9 passes); the prior samples' spread
 around their mean scaled by ``alpha``; another noise model (a histogram over another
 range, a Gaussian mixture of the same calibration pair).
@@ -154,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             record(f"MMSE, prior spread x {alpha:g}", variants.mmse(plain, x, alpha)[0])
         eight = variants.dihedral_features(normalised)
         record("MMSE, samples pooled over 8 rotations/mirrors", variants.mmse(eight, x)[0])
+        averaged = np.mean([variants.mmse([f], x)[0] for f in eight], axis=0)
+        record("MMSE, averaged over 8 rotations/mirrors", averaged)
         blind = [variants.blind_spot_features(normalised)]
         record("MMSE, blind spot at prediction (9 passes)", variants.mmse(blind, x)[0])
         for name, model in models.items():

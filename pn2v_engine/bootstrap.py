@@ -86,12 +86,13 @@ class BootstrapPairs:
         try:
             deflation = fit_deflation(self.signal, self.observation)
         except NoiseModelError as exc:
-            return self._kept(exc.message)
+            return self._kept(exc.message, needed=True)
         signal = np.concatenate([np.ravel(s) for s in self.signal])
         if np.min(deflation.factor(signal)) >= 1.0:
             return self._kept(
                 "their spread is within the estimated noise's, allowing for the estimate's "
-                f"{ESTIMATE_TOLERANCE:.0%} tolerance"
+                f"{ESTIMATE_TOLERANCE:.0%} tolerance",
+                needed=False,
             )
         observation = [
             deflation.apply(s, x) for s, x in zip(self.signal, self.observation, strict=True)
@@ -99,11 +100,11 @@ class BootstrapPairs:
         summary = {**self.summary, "deflation": {"applied": True, **deflation.summary(signal)}}
         return replace(self, observation=observation, summary=summary)
 
-    def _kept(self, reason: str) -> BootstrapPairs:
+    def _kept(self, reason: str, needed: bool) -> BootstrapPairs:
+        """The pairs as they are; ``needed``: deflation was called for but impossible."""
         log.info("bootstrapped pairs kept as they are: %s", reason)
-        return replace(
-            self, summary={**self.summary, "deflation": {"applied": False, "reason": reason}}
-        )
+        deflation = {"applied": False, "needed": needed, "reason": reason}
+        return replace(self, summary={**self.summary, "deflation": deflation})
 
     def _metadata(self, kind: str) -> dict[str, Any]:
         return {"method": METHOD, "bootstrap": {"kind": kind, **self.summary}}

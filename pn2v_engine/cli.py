@@ -539,10 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--bins", type=int, default=256, help="Histogram bins (--kind smoothed or histogram)."
     )
     p.add_argument(
-        "--deflate",
-        action="store_true",
-        help="Experimental: scale the pairs' spread, which includes Noise2Void's own error, "
-        "to the noise's variance estimated from the images (helps some data, hurts other).",
+        "--no-deflate",
+        dest="deflate",
+        action="store_false",
+        help="Keep the pairs' spread as measured, Noise2Void's own error included (by "
+        "default it is narrowed to the noise's variance estimated from the images, where "
+        "it is wider by more than the estimate's tolerance).",
     )
     _gmm_arguments(p)
     p.add_argument(

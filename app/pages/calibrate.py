@@ -491,8 +491,10 @@ class CalibratePage(QWidget):
                 f"Noise2Void's own error taken out of the pairs' spread: variance × "
                 f"{low:.2f} to {high:.2f}, to the noise estimated from the images"
             )
-        elif deflation:
+        elif deflation and deflation.get("needed", True):
             warnings.append(f"The pairs' spread includes Noise2Void's error: {deflation['reason']}")
+        elif deflation:
+            lines.append(f"Pairs kept as measured: {deflation['reason']}")
         if bootstrap:
             warnings.append(
                 "Bootstrapped from a Noise2Void prediction: good without calibration frames, "

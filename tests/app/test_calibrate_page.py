@@ -178,12 +178,22 @@ def test_a_mixture_fitted_to_a_calibration_stack_is_shown_with_its_summary(page,
 def test_a_deflated_bootstrap_says_what_was_taken_out(page, demo):
     from pn2v_engine import BootstrapPairs
 
-    signals = [image.astype(np.float32) for image in demo.ground_truth]
-    pairs = BootstrapPairs(signals, list(demo.images.astype(np.float32)), {"frames": 2})
-    model = pairs.deflated().histogram(bins=64)
+    truth = [image.astype(np.float32) for image in demo.ground_truth]
+    readings = list(demo.images.astype(np.float32))
+    rng = np.random.default_rng(0)
+    # a pseudo-clean signal off the truth by about 40 % of the noise's variance
+    signals = [
+        (s + rng.normal(0, 0.63 * np.std(x - s), s.shape)).astype(np.float32)
+        for s, x in zip(truth, readings, strict=True)
+    ]
+    model = BootstrapPairs(signals, readings, {"frames": 2}).deflated().histogram(bins=64)
     page.context.state.set_noise_model(model, [])
     assert model.metadata["bootstrap"]["deflation"]["applied"]
     assert "Noise2Void's own error taken out" in page.summary.text()
+    exact = BootstrapPairs(truth, readings, {"frames": 2}).deflated().histogram(bins=64)
+    page.context.state.set_noise_model(exact, [])
+    assert "Pairs kept as measured" in page.summary.text()
+    assert "includes Noise2Void's error" not in page.warnings.text()
     flat = [np.full((64, 64), 7.0, np.float32)] * 2
     kept = BootstrapPairs(flat, flat, {"frames": 2}).deflated().histogram(bins=16)
     page.context.state.set_noise_model(kept, [])

@@ -24,13 +24,13 @@ TINY = [
 ]
 
 
-DEFLATED = "U-Net (PN2V, bootstrapped, smoothed, N2V error deflated)"
+PLAIN = "U-Net (PN2V, bootstrapped, smoothed, pairs as measured)"
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
 def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     rows = ["input", "n2v", "pn2v", "pn2v_prior", "pn2v_mix", "pn2v_boot_hist", "pn2v_boot"]
-    rows += ["pn2v_boot_gmm", "pn2v_boot_deflated"]
+    rows += ["pn2v_boot_gmm", "pn2v_boot_plain"]
     command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE"]
     command += ["--steps", "3", "--in-process", "--out", str(tmp_path), "--methods", *rows]
     command += ["--set", *TINY]
@@ -52,7 +52,7 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         "U-Net (PN2V, bootstrapped histogram)",
         "U-Net (PN2V, bootstrapped, smoothed)",
         "U-Net (PN2V, bootstrapped GMM)",
-        DEFLATED,
+        PLAIN,
     ):
         assert label in table, report
         psnr = table[label].split("|")[2].strip()
@@ -70,8 +70,9 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         in table["U-Net (PN2V, bootstrapped, smoothed)"]
     )
     # an N2V of 3 steps may leave nothing Gaussian-like to deflate: the row says either
-    assert re.search(r"bootstrapped \((variance x \d\.\d\d-\d\.\d\d|not deflated)", table[DEFLATED])
-    assert "variance x" not in table["U-Net (PN2V, bootstrapped, smoothed)"]
+    deflated = table["U-Net (PN2V, bootstrapped, smoothed)"]
+    assert re.search(r"bootstrapped \((variance x \d\.\d\d-\d\.\d\d|not deflated)", deflated)
+    assert "variance x" not in table[PLAIN] and "not deflated" not in table[PLAIN]
     stored = sorted(p.name for p in (tmp_path / "fmd_results").iterdir())
     assert stored == ["Confocal_MICE.json", "Confocal_MICE.npz"]
     # a later run of another type adds its section and keeps this one
@@ -163,7 +164,7 @@ def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
         for line in done.stdout.splitlines()
         if line.startswith("| MMSE") or line.startswith("| prior")
     }
-    assert len(rows) == 8, done.stdout
+    assert len(rows) == 9, done.stdout
     assert all(15 < value < 45 for value in rows.values())
     # the engine's own prediction and this script's MMSE agree
     from pn2v_engine import load_project, psnr, run_predict
@@ -199,3 +200,22 @@ def test_bm3d_fits_the_pair_on_the_noisy_scale_as_calibration_does() -> None:
         assert bool(note) is mapped
         expected = line["offset"] + line["gain"] * pair[0] if mapped else pair[0]
         np.testing.assert_allclose(clean, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
+def test_bootstrap_diagnostics_print_both_tables() -> None:
+    command = [sys.executable, "benchmarks/bootstrap_diagnostics.py", "--types", "Confocal_MICE"]
+    command += ["--steps", "3", "--crop", "128", "--set", *TINY]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    levels = [line for line in lines if re.match(r"\| \d+\.\d \| ", line)]
+    assert len(levels) == 12
+    for line in levels:
+        pairs, noise, error, ratio = (float(v) for v in line.split("|")[2:6])
+        assert pairs > 0 and noise > 0 and error >= 0
+        assert ratio == pytest.approx(pairs / noise, rel=0.05)
+    models = [line.split("|")[1].strip() for line in lines if line.startswith("| bootstrapped")]
+    assert models == ["bootstrapped, pairs as measured", "bootstrapped, deflated (the default)"]
+    calibrated = next(line for line in lines if line.startswith("| calibrated"))
+    assert -10 < float(calibrated.split("|")[2]) < 0

@@ -328,7 +328,7 @@ def test_bootstrap_makes_a_usable_model(kind: str, demo: DemoData) -> None:
     assert isinstance(model, expected)
     assert model.metadata["bootstrap"]["kind"] == kind
     assert model.metadata["bootstrap"]["frames"] == 2
-    assert "deflation" not in model.metadata["bootstrap"]  # opt-in
+    assert "applied" in model.metadata["bootstrap"]["deflation"]  # the default
     stages = {getattr(r, "stage", "training") for r in reports}
     assert {"training", "predicting"} <= stages
     if kind == "smoothed":
@@ -391,13 +391,13 @@ def test_cli_fit_gmm_and_bootstrap(demo: DemoData, tmp_path: Path, capsys) -> No
             "bootstrap",
             str(images),
             *("--kind", "histogram", "--bins", "32", "--epochs", "1", "--steps-per-epoch", "1"),
-            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu"),
+            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu", "--no-deflate"),
         ],
         "boot_smooth.npz": [
             "bootstrap",
             str(images),
             *("--bins", "32", "--epochs", "1", "--steps-per-epoch", "1", "--steps", "20"),
-            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu", "--deflate"),
+            *("--batch-size", "4", "--patch-size", "32", "--device", "cpu"),
         ],
     }
     for name, args in runs.items():

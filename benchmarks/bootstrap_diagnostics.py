@@ -1,0 +1,160 @@
+"""How far bootstrapped pairs are from the noise, measured against FMD's ground truth.
+
+A diagnostic of the bootstrap (no model is built from the ground truth): N2V is trained
+on a type's four captures as ``fmd.py`` trains it, and its prediction ŝ paired with the
+captures x. Per quantile level of ŝ it prints the pairs' variance var(x - ŝ), the
+noise's var(x - gt), N2V's error var(gt - ŝ), the ratio the deflation should apply
+(noise / pairs), the Poisson-Gaussian estimate's reading of the noise, and the factor
+the engine's deflation applies. Then the mean log-likelihood of the true pairs
+(gt, x) under the bootstrapped model built from the pairs as measured and deflated,
+and under the calibrated model where the type has a calibration pair.
+
+    python benchmarks/bootstrap_diagnostics.py --types Confocal_MICE Confocal_FISH
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import markdown_table, parse_changes, train_for
+from fmd import CALIBRATION, DATA, Task, histogram_model, load_type, network_settings
+
+#: Quantile levels of ŝ in the variance table.
+LEVELS = 12
+#: Ground-truth bands (grey levels) of the likelihood table.
+BANDS = (0, 6, 12, 22, 40, 80, 256)
+
+
+def n2v_prediction(task: Task, steps: int | None) -> np.ndarray:
+    """N2V trained on the captures as ``fmd.py``'s N2V row; its prediction of each."""
+    from pn2v_engine import Denoiser, run_predict
+
+    trained = train_for(
+        list(task.noisy), None, network_settings(task, "n2v"), 0.0, 10, "cpu", steps
+    )
+    r = trained.result
+    denoiser = Denoiser(r.settings, r.best_weights, r.normalisation, None, "cpu")
+    return np.stack([run_predict(denoiser, frame).mmse for frame in task.noisy])
+
+
+def variance_table(noisy: np.ndarray, gt: np.ndarray, predicted: np.ndarray) -> str:
+    """Per quantile level of ŝ: the pairs', noise's and error's variances and the factors."""
+    from pn2v_engine import estimate_poisson_gaussian
+    from pn2v_engine.deflation import fit_deflation
+
+    x = noisy.astype(np.float64)
+    s = predicted.astype(np.float64)
+    g = np.broadcast_to(gt.astype(np.float64), x.shape)
+    estimate = estimate_poisson_gaussian(list(noisy.astype(np.float32)))
+    deflation = fit_deflation(list(predicted), list(noisy.astype(np.float32)))
+    edges = np.quantile(s, np.linspace(0.0, 1.0, LEVELS + 1))
+    rows = []
+    for low, high in itertools.pairwise(edges):
+        at = (s >= low) & (s < high)
+        level = float(s[at].mean())
+        pairs, noise = np.var(x[at] - s[at]), np.var(x[at] - g[at])
+        estimated = estimate.gain * level + estimate.offset_variance
+        applied = float(deflation.factor(np.array([level]))[0])
+        rows.append(
+            [
+                f"{level:.1f}",
+                f"{pairs:.1f}",
+                f"{noise:.1f}",
+                f"{np.var(g[at] - s[at]):.1f}",
+                f"{pairs / noise:.3f}",
+                f"{noise / pairs:.3f}",
+                f"{estimated / noise:.3f}",
+                f"{applied:.3f}",
+            ]
+        )
+    headers = ["ŝ", "pairs' var", "noise var", "N2V error var", "pairs / noise"]
+    headers += ["ideal factor", "estimate / noise", "applied factor"]
+    return markdown_table(headers, rows)
+
+
+def likelihood_table(task: Task, gt: np.ndarray, predicted: np.ndarray) -> str:
+    """Mean log p(x | gt) per ground-truth band under the bootstrapped (and calibrated)
+    models."""
+    from pn2v_engine import BootstrapPairs, drive
+
+    readings = list(task.noisy.astype(np.float32))
+    pairs = BootstrapPairs(list(predicted), readings, {"frames": len(readings)})
+    models = {
+        "bootstrapped, pairs as measured": drive(pairs.iter_smoothed_histogram(seed=0)),
+        "bootstrapped, deflated (the default)": drive(
+            pairs.deflated().iter_smoothed_histogram(seed=0)
+        ),
+    }
+    if task.calibration is not None:
+        models["calibrated (other field of view)"] = histogram_model(task)
+    signal = torch.from_numpy(np.broadcast_to(gt, task.noisy.shape).astype(np.float32).ravel())
+    observed = torch.from_numpy(task.noisy.astype(np.float32).ravel())
+    bands = list(itertools.pairwise(BANDS))
+    rows = []
+    for name, model in models.items():
+        with torch.inference_mode():
+            ll = torch.cat(
+                [
+                    model.log_likelihood(
+                        observed[i : i + 65536], model.clamp_signal(signal[i : i + 65536])
+                    )
+                    for i in range(0, observed.numel(), 65536)
+                ]
+            ).numpy()
+        g = signal.numpy()
+        per_band = [ll[(g >= lo) & (g < hi)] for lo, hi in bands]
+        rows.append(
+            [name, f"{ll.mean():.4f}", *(f"{v.mean():.3f}" if v.size else "-" for v in per_band)]
+        )
+    headers = ["model", "all pixels", *(f"gt {lo}-{hi}" for lo, hi in bands)]
+    return markdown_table(headers, rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--types", nargs="+", default=["Confocal_MICE", "Confocal_FISH"])
+    parser.add_argument("--steps", type=int, default=None, help="N2V steps (default: the preset's)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="setting changes")
+    parser.add_argument("--crop", type=int, default=None, help="central crop (default: whole)")
+    parser.add_argument("--data", type=Path, default=DATA, help="FMD FOV-19 folder")
+    parser.add_argument("--calibration", type=Path, default=CALIBRATION, help="other-FOV pairs")
+    args = parser.parse_args(argv)
+    from pn2v_engine import preset
+
+    settings = preset("cpu").with_changes(**{"training.seed": 0, **parse_changes(args.set)})
+    for fmd_type in args.types:
+        noisy, gt, pair = load_type(fmd_type, args.data, args.calibration)
+        if args.crop is not None:
+            top, left = ((n - args.crop) // 2 for n in gt.shape)
+            noisy = noisy[:, top : top + args.crop, left : left + args.crop]
+            gt = gt[top : top + args.crop, left : left + args.crop]
+        task = Task(
+            fmd_type,
+            noisy,
+            pair,
+            settings.model_dump(),
+            0.0,
+            args.steps,
+            10,
+            10.0,
+            "np",
+            "cpu",
+            "best",
+        )
+        started = time.perf_counter()
+        predicted = n2v_prediction(task, args.steps)
+        print(f"## {fmd_type} (N2V trained in {time.perf_counter() - started:.0f} s)\n", flush=True)
+        print(variance_table(noisy, gt, predicted) + "\n", flush=True)
+        print(likelihood_table(task, gt.astype(np.float32), predicted) + "\n", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
