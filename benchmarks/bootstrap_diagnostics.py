@@ -6,7 +6,8 @@ captures x. Per quantile level of ŝ it prints the pairs' variance var(x - ŝ), 
 noise's var(x - gt), N2V's error var(gt - ŝ), the ratio the deflation should apply
 (noise / pairs), the Poisson-Gaussian estimate's reading of the noise, and the factor
 the engine's deflation applies. Then the mean log-likelihood of the true pairs
-(gt, x) under the bootstrapped model built from the pairs as measured and deflated,
+(gt, x) under the bootstrapped model built from the pairs as measured, deflated to
+the estimate itself and deflated as the engine does (with the estimate's tolerance),
 and under the calibrated model where the type has a calibration pair.
 
     python benchmarks/bootstrap_diagnostics.py --types Confocal_MICE Confocal_FISH
@@ -88,6 +89,9 @@ def likelihood_table(task: Task, gt: np.ndarray, predicted: np.ndarray) -> str:
     pairs = BootstrapPairs(list(predicted), readings, {"frames": len(readings)})
     models = {
         "bootstrapped, pairs as measured": drive(pairs.iter_smoothed_histogram(seed=0)),
+        "bootstrapped, deflated to the estimate itself": drive(
+            pairs.deflated(tolerance=0.0).iter_smoothed_histogram(seed=0)
+        ),
         "bootstrapped, deflated (the default)": drive(
             pairs.deflated().iter_smoothed_histogram(seed=0)
         ),

@@ -76,22 +76,23 @@ class BootstrapPairs:
         if self.integer is None:
             self.integer = all(is_integer_valued(x) for x in self.observation)
 
-    def deflated(self) -> BootstrapPairs:
-        """The pairs with N2V's error taken out of their spread (:mod:`~pn2v_engine.deflation`).
+    def deflated(self, tolerance: float = ESTIMATE_TOLERANCE) -> BootstrapPairs:
+        """The pairs with N2V's error taken out of their spread (:mod:`~pn2v_engine.deflation`),
+        down to (1 + ``tolerance``) x the noise's variance estimated from the readings.
 
         Where the noise cannot be estimated from the noisy images (too small or too
         flat), or the pairs are nowhere wider than the estimate's tolerance allows, the
         pairs are returned as they are; the summary's ``"deflation"`` says which.
         """
         try:
-            deflation = fit_deflation(self.signal, self.observation)
+            deflation = fit_deflation(self.signal, self.observation, tolerance)
         except NoiseModelError as exc:
             return self._kept(exc.message, needed=True)
         signal = np.concatenate([np.ravel(s) for s in self.signal])
         if np.min(deflation.factor(signal)) >= 1.0:
             return self._kept(
                 "their spread is within the estimated noise's, allowing for the estimate's "
-                f"{ESTIMATE_TOLERANCE:.0%} tolerance",
+                f"{tolerance:.0%} tolerance",
                 needed=False,
             )
         observation = [

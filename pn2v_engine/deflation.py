@@ -55,20 +55,21 @@ class Deflation:
     """Two variance lines var = gain * s + offset: the noise's, estimated from the noisy
     images, and the bootstrapped pairs'; each is floored at ``floor``. ``levels`` are
     signals and ``trust`` how far (0 to 1) deflation applies there, interpolated between
-    them."""
+    them; the pairs are deflated to (1 + ``tolerance``) x the noise's variance."""
 
     noise: tuple[float, float]
     pairs: tuple[float, float]
     floor: float
     levels: np.ndarray
     trust: np.ndarray
+    tolerance: float = ESTIMATE_TOLERANCE
 
     def factor(self, signal: np.ndarray) -> np.ndarray:
         """r(s): the noise's variance, with the estimate's tolerance, over the pairs',
         within [MIN_FACTOR, 1], faded to 1 where the pairs are not Gaussian-like."""
         noise = np.maximum(self.noise[0] * signal + self.noise[1], self.floor)
         pairs = np.maximum(self.pairs[0] * signal + self.pairs[1], self.floor)
-        ratio = np.clip((1.0 + ESTIMATE_TOLERANCE) * noise / pairs, MIN_FACTOR, 1.0)
+        ratio = np.clip((1.0 + self.tolerance) * noise / pairs, MIN_FACTOR, 1.0)
         return 1.0 - np.interp(signal, self.levels, self.trust) * (1.0 - ratio)
 
     def apply(self, signal: np.ndarray, observation: np.ndarray) -> np.ndarray:
@@ -82,7 +83,7 @@ class Deflation:
         factors = self.factor(np.linspace(float(np.min(signal)), float(np.max(signal)), 256))
         return {
             "method": "pairs' variance scaled to the Poisson-Gaussian estimate's",
-            "tolerance": ESTIMATE_TOLERANCE,
+            "tolerance": self.tolerance,
             "noise_line": list(self.noise),
             "pairs_line": list(self.pairs),
             "variance_factor": [float(factors.min()), float(factors.max())],
@@ -96,8 +97,13 @@ def _first_trusted(levels: np.ndarray, trust: np.ndarray) -> float | None:
     return float(levels[full[0]]) if full.size else None
 
 
-def fit_deflation(signals: Sequence[np.ndarray], observations: Sequence[np.ndarray]) -> Deflation:
-    """The :class:`Deflation` of pseudo-clean ``signals`` and their noisy ``observations``.
+def fit_deflation(
+    signals: Sequence[np.ndarray],
+    observations: Sequence[np.ndarray],
+    tolerance: float = ESTIMATE_TOLERANCE,
+) -> Deflation:
+    """The :class:`Deflation` of pseudo-clean ``signals`` and their noisy ``observations``,
+    to (1 + ``tolerance``) x the noise's estimated variance.
 
     Raises :class:`~pn2v_engine.errors.NoiseModelError` where the images are too small or
     too flat for the Poisson-Gaussian estimate.
@@ -123,6 +129,7 @@ def fit_deflation(signals: Sequence[np.ndarray], observations: Sequence[np.ndarr
         estimate.min_variance,
         means,
         trust,
+        tolerance,
     )
 
 

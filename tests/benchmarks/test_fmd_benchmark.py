@@ -216,6 +216,10 @@ def test_bootstrap_diagnostics_print_both_tables() -> None:
         assert pairs > 0 and noise > 0 and error >= 0
         assert ratio == pytest.approx(pairs / noise, rel=0.05)
     models = [line.split("|")[1].strip() for line in lines if line.startswith("| bootstrapped")]
-    assert models == ["bootstrapped, pairs as measured", "bootstrapped, deflated (the default)"]
+    assert models == [
+        "bootstrapped, pairs as measured",
+        "bootstrapped, deflated to the estimate itself",
+        "bootstrapped, deflated (the default)",
+    ]
     calibrated = next(line for line in lines if line.startswith("| calibrated"))
     assert -10 < float(calibrated.split("|")[2]) < 0

@@ -54,6 +54,8 @@ def test_the_pairs_take_the_noises_variance_within_the_tolerance() -> None:
     deflated = BootstrapPairs(signals, readings, {}).deflated()
     spread = _spread_over_noise(signals, deflated.observation)
     assert spread == pytest.approx(1.0 + ESTIMATE_TOLERANCE, abs=0.06)
+    to_estimate = BootstrapPairs(signals, readings, {}).deflated(tolerance=0.0)
+    assert _spread_over_noise(signals, to_estimate.observation) == pytest.approx(1.0, abs=0.06)
     summary = deflated.summary["deflation"]
     assert summary["applied"]
     assert MIN_FACTOR <= summary["variance_factor"][0] < 0.9
