@@ -31,6 +31,8 @@ from fmd import CALIBRATION, DATA, Task, histogram_model, load_type, network_set
 LEVELS = 12
 #: Ground-truth bands (grey levels) of the likelihood table.
 BANDS = (0, 6, 12, 22, 40, 80, 256)
+#: Pixels whose likelihoods are evaluated at once.
+CHUNK = 65536
 
 
 def n2v_prediction(task: Task, steps: int | None) -> np.ndarray:
@@ -47,21 +49,20 @@ def n2v_prediction(task: Task, steps: int | None) -> np.ndarray:
 
 def variance_table(noisy: np.ndarray, gt: np.ndarray, predicted: np.ndarray) -> str:
     """Per quantile level of ŝ: the pairs', noise's and error's variances and the factors."""
-    from pn2v_engine import estimate_poisson_gaussian
     from pn2v_engine.deflation import fit_deflation
 
     x = noisy.astype(np.float64)
     s = predicted.astype(np.float64)
     g = np.broadcast_to(gt.astype(np.float64), x.shape)
-    estimate = estimate_poisson_gaussian(list(noisy.astype(np.float32)))
     deflation = fit_deflation(list(predicted), list(noisy.astype(np.float32)))
+    gain, offset = deflation.noise  # the Poisson-Gaussian estimate from the captures
     edges = np.quantile(s, np.linspace(0.0, 1.0, LEVELS + 1))
     rows = []
     for low, high in itertools.pairwise(edges):
         at = (s >= low) & (s < high)
         level = float(s[at].mean())
         pairs, noise = np.var(x[at] - s[at]), np.var(x[at] - g[at])
-        estimated = estimate.gain * level + estimate.offset_variance
+        estimated = gain * level + offset
         applied = float(deflation.factor(np.array([level]))[0])
         rows.append(
             [
@@ -107,9 +108,9 @@ def likelihood_table(task: Task, gt: np.ndarray, predicted: np.ndarray) -> str:
             ll = torch.cat(
                 [
                     model.log_likelihood(
-                        observed[i : i + 65536], model.clamp_signal(signal[i : i + 65536])
+                        observed[i : i + CHUNK], model.clamp_signal(signal[i : i + CHUNK])
                     )
-                    for i in range(0, observed.numel(), 65536)
+                    for i in range(0, observed.numel(), CHUNK)
                 ]
             ).numpy()
         g = signal.numpy()
@@ -131,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calibration", type=Path, default=CALIBRATION, help="other-FOV pairs")
     args = parser.parse_args(argv)
     from pn2v_engine import preset
+    from pn2v_engine.noise_models.histogram import DEFAULT_PRIOR_STRENGTH
 
     settings = preset("cpu").with_changes(**{"training.seed": 0, **parse_changes(args.set)})
     for fmd_type in args.types:
@@ -140,17 +142,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             noisy = noisy[:, top : top + args.crop, left : left + args.crop]
             gt = gt[top : top + args.crop, left : left + args.crop]
         task = Task(
-            fmd_type,
-            noisy,
-            pair,
-            settings.model_dump(),
-            0.0,
-            args.steps,
-            10,
-            10.0,
-            "np",
-            "cpu",
-            "best",
+            name=fmd_type,
+            noisy=noisy,
+            calibration=pair,
+            settings=settings.model_dump(),
+            minutes=0.0,
+            steps=args.steps,
+            warmup_steps=10,
+            prior_strength=DEFAULT_PRIOR_STRENGTH,
+            bm3d_profile="np",
+            device="cpu",
+            weights="best",
         )
         started = time.perf_counter()
         predicted = n2v_prediction(task, args.steps)
