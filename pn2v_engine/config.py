@@ -33,13 +33,23 @@ class NetworkConfig(_Strict):
         description="Factor on the network's outputs; the reference implementation uses 10 "
         "to spread the initial samples and speed up training.",
     )
+    blind_spot: Literal["masking", "network"] = Field(
+        "masking",
+        description="masking: hide a share of each patch's pixels behind neighbours and "
+        "train there (N2V, the paper); network: a U-Net that never sees the pixel it "
+        "predicts (Laine et al. 2019), four passes per image, trained on unaltered patches.",
+    )
 
 
 class MaskingConfig(_Strict):
     """Blind-spot masking (N2V/PN2V)."""
 
     fraction: float = Field(
-        0.0312, gt=0, lt=0.5, description="Share of the pixels of each patch that are masked."
+        0.0312,
+        gt=0,
+        le=1,
+        description="Share of the pixels of each patch that are masked and trained on "
+        "(below 0.5); with the blind spot in the network, the share trained on.",
     )
     radius: int = Field(2, ge=1, le=5, description="Replacement window radius (2 gives 5x5).")
 
@@ -112,6 +122,15 @@ class Settings(_Strict):
     masking: MaskingConfig = MaskingConfig()
     training: TrainingConfig = TrainingConfig()
     prediction: PredictionConfig = PredictionConfig()
+
+    @model_validator(mode="after")
+    def _masking_leaves_context(self) -> Settings:
+        if self.network.blind_spot == "masking" and self.masking.fraction >= 0.5:
+            raise ValueError(
+                f"masking.fraction ({self.masking.fraction}) must be below 0.5 when masking: "
+                "the masked pixels' neighbours are their context"
+            )
+        return self
 
     @model_validator(mode="after")
     def _patch_fits_the_network(self) -> Settings:

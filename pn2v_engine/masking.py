@@ -36,8 +36,8 @@ def stratified_pixels(
     batch: int, height: int, width: int, fraction: float, generator: torch.Generator
 ) -> MaskedPixels:
     """One random pixel per stratification box, independently for each patch."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"masking fraction must be in (0, 1), got {fraction}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"masking fraction must be in (0, 1], got {fraction}")
     box = 1.0 / math.sqrt(fraction)
     ny, nx = math.ceil(height / box), math.ceil(width / box)
     origin_y = (torch.arange(ny, dtype=torch.float64) * box).view(1, ny, 1)

@@ -27,7 +27,7 @@ from .errors import InvalidImageError, ResourceError
 from .noise_models import NoiseModel
 from .progress import CancelToken, PredictProgress, Throttle, check, drive
 from .training import build_network
-from .unet import UNet
+from .unet import SampleNetwork
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Denoiser:
     ) -> None:
         self.settings = settings
         self.device = select_device(device)
-        self.network: UNet = build_network(settings)
+        self.network: SampleNetwork = build_network(settings)
         self.network.load_state_dict(weights)
         self.network.to(self.device).eval()
         if self.device.type == "cpu":

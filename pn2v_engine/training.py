@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .blind_spot import BlindSpotUNet
 from .config import Settings
 from .data import Normalisation, PatchSampler, as_frames, grid_patches, split_train_validation
 from .device import is_out_of_memory, select_device
@@ -27,7 +28,7 @@ from .losses import masked_mse, pn2v_loss
 from .masking import MaskedPixels, replace_with_neighbours, stratified_pixels
 from .noise_models import NoiseModel, check_noise_model_range
 from .progress import Cancelled, CancelToken, Throttle, TrainProgress, check, drive
-from .unet import UNet
+from .unet import SampleNetwork, UNet
 
 if TYPE_CHECKING:
     from .prediction import Denoiser
@@ -72,9 +73,10 @@ class TrainResult:
         return min(self.history.val_loss) if self.history.val_loss else math.inf
 
 
-def build_network(settings: Settings) -> UNet:
+def build_network(settings: Settings) -> SampleNetwork:
     n = settings.network
-    return UNet(
+    kind = BlindSpotUNet if n.blind_spot == "network" else UNet
+    return kind(
         depth=n.depth, features=n.features, n_samples=n.n_samples, output_scale=n.output_scale
     )
 
@@ -108,9 +110,7 @@ class _Trainer:
             settings.masking.fraction,
             val_generator,
         )
-        self.val_inputs = replace_with_neighbours(
-            self.val_patches, self.val_pixels, val_generator, settings.masking.radius
-        )
+        self.val_inputs = self._hide(self.val_patches, self.val_pixels, val_generator)
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=t.learning_rate)
         total_steps = t.epochs * t.steps_per_epoch
         if t.schedule == "cosine":
@@ -129,6 +129,14 @@ class _Trainer:
         self.elapsed_before = 0.0
         if resume is not None:
             self._restore(resume)
+
+    def _hide(
+        self, patches: torch.Tensor, pixels: MaskedPixels, generator: torch.Generator
+    ) -> torch.Tensor:
+        """The network's input: the trained pixels masked, unless the network hides them."""
+        if self.settings.network.blind_spot == "network":
+            return patches
+        return replace_with_neighbours(patches, pixels, generator, self.settings.masking.radius)
 
     def _weights(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().to("cpu", copy=True) for k, v in self.network.state_dict().items()}
@@ -209,7 +217,7 @@ class _Trainer:
             pixels = stratified_pixels(
                 micro, t.patch_size, t.patch_size, m.fraction, self.mask_generator
             )
-            masked = replace_with_neighbours(raw, pixels, self.mask_generator, m.radius)
+            masked = self._hide(raw, pixels, self.mask_generator)
             loss = self.loss(
                 self.normalisation.apply(masked.to(self.device)),
                 _to(pixels, self.device),
@@ -299,7 +307,7 @@ class _Preview:
 
 def _check_preview(preview: np.ndarray, settings: Settings) -> np.ndarray:
     """The preview crop as float32, or a ConfigError saying what is wrong with it."""
-    multiple = 2 ** (settings.network.depth - 1)  # UNet.size_multiple
+    multiple = 2 ** (settings.network.depth - 1)  # SampleNetwork.size_multiple
     hint = (
         f"Pass a small 2-D crop of a training image (e.g. 128x128 pixels), at least "
         f"{multiple} pixels on each side, or no preview."

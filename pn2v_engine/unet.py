@@ -28,60 +28,37 @@ def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
-class UNet(nn.Module):
-    """U-Net mapping a (B, 1, H, W) image to K samples per pixel.
+class SampleNetwork(nn.Module):
+    """A network mapping a (B, 1, H, W) image to K samples per pixel.
 
-    H and W must be multiples of ``2 ** (depth - 1)`` (see :attr:`size_multiple`).
+    Subclasses build :meth:`trunk` (features of width ``features`` per pixel) and
+    :attr:`receptive_radius`, and call :meth:`_add_head` last (so that the random
+    initialisation of the head follows the trunk's, as it always has).
     """
 
-    def __init__(
-        self, depth: int = 3, features: int = 64, n_samples: int = 800, output_scale: float = 1.0
-    ) -> None:
+    def __init__(self, depth: int, features: int, n_samples: int, output_scale: float) -> None:
         super().__init__()
         if depth < 1 or features < 1 or n_samples < 1:
             raise ValueError("depth, features and n_samples must be positive")
         self.depth, self.features, self.n_samples = depth, features, n_samples
         self.output_scale = output_scale
-        widths = [features * 2**level for level in range(depth)]
-        self.down = nn.ModuleList(
-            _double_conv(1 if level == 0 else widths[level - 1], widths[level])
-            for level in range(depth)
-        )
-        self.upsample = nn.ModuleList(
-            nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2)
-            for level in range(depth - 1)
-        )
-        self.up = nn.ModuleList(
-            _double_conv(2 * widths[level], widths[level]) for level in range(depth - 1)
-        )
-        self.head = nn.Conv2d(features, n_samples, 1)
+
+    def _add_head(self) -> None:
+        self.head = nn.Conv2d(self.features, self.n_samples, 1)
 
     @property
     def size_multiple(self) -> int:
+        """Image sides must be multiples of this (the pooling grid)."""
         return 2 ** (self.depth - 1)
 
     @property
     def receptive_radius(self) -> int:
         """An upper bound on how far (in pixels) an output pixel sees."""
-        radius = 0
-        for level in range(self.depth):
-            convs = 2 if level == self.depth - 1 else 4
-            radius += convs * 2**level + (2**level if level else 0)
-        return radius
+        raise NotImplementedError
 
     def trunk(self, image: torch.Tensor) -> torch.Tensor:
         """Features (B, features, H, W) before the sample head."""
-        skips = []
-        x = image
-        for level, block in enumerate(self.down):
-            x = block(x)
-            if level < self.depth - 1:
-                skips.append(x)
-                x = F.max_pool2d(x, 2)
-        for level in reversed(range(self.depth - 1)):
-            x = self.upsample[level](x)
-            x = self.up[level](torch.cat([x, skips[level]], dim=1))
-        return x
+        raise NotImplementedError
 
     def apply_head(self, features: torch.Tensor) -> torch.Tensor:
         """The K samples for feature vectors of shape (N, features): shape (N, K)."""
@@ -96,3 +73,54 @@ class UNet(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """The K samples at every pixel, shape (B, K, H, W)."""
         return self.head(self.trunk(image)) * self.output_scale
+
+
+def unet_widths(depth: int, features: int) -> list[int]:
+    """Feature channels per level: doubling from ``features``."""
+    return [features * 2**level for level in range(depth)]
+
+
+class UNet(SampleNetwork):
+    """The paper's U-Net mapping a (B, 1, H, W) image to K samples per pixel.
+
+    H and W must be multiples of ``2 ** (depth - 1)`` (see :attr:`size_multiple`).
+    """
+
+    def __init__(
+        self, depth: int = 3, features: int = 64, n_samples: int = 800, output_scale: float = 1.0
+    ) -> None:
+        super().__init__(depth, features, n_samples, output_scale)
+        widths = unet_widths(depth, features)
+        self.down = nn.ModuleList(
+            _double_conv(1 if level == 0 else widths[level - 1], widths[level])
+            for level in range(depth)
+        )
+        self.upsample = nn.ModuleList(
+            nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2)
+            for level in range(depth - 1)
+        )
+        self.up = nn.ModuleList(
+            _double_conv(2 * widths[level], widths[level]) for level in range(depth - 1)
+        )
+        self._add_head()
+
+    @property
+    def receptive_radius(self) -> int:
+        radius = 0
+        for level in range(self.depth):
+            convs = 2 if level == self.depth - 1 else 4
+            radius += convs * 2**level + (2**level if level else 0)
+        return radius
+
+    def trunk(self, image: torch.Tensor) -> torch.Tensor:
+        skips = []
+        x = image
+        for level, block in enumerate(self.down):
+            x = block(x)
+            if level < self.depth - 1:
+                skips.append(x)
+                x = F.max_pool2d(x, 2)
+        for level in reversed(range(self.depth - 1)):
+            x = self.upsample[level](x)
+            x = self.up[level](torch.cat([x, skips[level]], dim=1))
+        return x

@@ -25,3 +25,12 @@ def test_field_errors_name_the_field() -> None:
         preset("cpu").with_changes(**{"training.epochs": 0})
     with pytest.raises(ConfigError, match="Unknown setting"):
         preset("cpu").with_changes(**{"training.nonsense": 1})
+
+
+def test_masking_half_the_pixels_or_more_is_refused_but_a_blind_spot_network_may() -> None:
+    with pytest.raises(ConfigError, match=r"masking\.fraction \(0\.6\) must be below 0\.5"):
+        preset("cpu").with_changes(**{"masking.fraction": 0.6})
+    settings = preset("cpu").with_changes(
+        **{"masking.fraction": 1.0, "network.blind_spot": "network"}
+    )
+    assert settings.masking.fraction == 1.0

@@ -23,9 +23,12 @@ NORMALISATION = Normalisation(mean=500.0, std=100.0)
 PG = PoissonGaussianNoiseModel(gain=1.0, offset_variance=50.0, low=0.0, high=2000.0)
 
 
-def _settings(mode: str = "pn2v", depth: int = 2, k: int = 32, tile: int = 256) -> Settings:
+def _settings(
+    mode: str = "pn2v", depth: int = 2, k: int = 32, tile: int = 256, blind_spot: str = "masking"
+) -> Settings:
     return Settings(mode=mode).with_changes(
         **{
+            "network.blind_spot": blind_spot,
             "network.depth": depth,
             "network.features": 8,
             "network.n_samples": k,
@@ -46,9 +49,13 @@ def _weights(settings: Settings, seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def _denoiser(
-    noise_model: NoiseModel | None = PG, mode: str = "pn2v", depth: int = 2, k: int = 32
+    noise_model: NoiseModel | None = PG,
+    mode: str = "pn2v",
+    depth: int = 2,
+    k: int = 32,
+    blind_spot: str = "masking",
 ) -> Denoiser:
-    settings = _settings(mode, depth, k)
+    settings = _settings(mode, depth, k, blind_spot=blind_spot)
     return Denoiser(settings, _weights(settings), NORMALISATION, noise_model, device="cpu")
 
 
@@ -167,10 +174,18 @@ def test_pn2v_denoiser_needs_noise_model() -> None:
 
 
 @pytest.mark.parametrize(
-    "shape, depth", [((77, 53), 2), ((130, 101), 2), ((77, 53), 3), ((64, 96), 3)]
+    "shape, depth, blind_spot",
+    [
+        ((77, 53), 2, "masking"),
+        ((130, 101), 2, "masking"),
+        ((77, 53), 3, "masking"),
+        ((64, 96), 3, "masking"),
+        ((77, 53), 2, "network"),
+        ((150, 131), 3, "network"),
+    ],
 )
-def test_tiled_equals_untiled(shape: tuple[int, int], depth: int) -> None:
-    denoiser = _denoiser(depth=depth)
+def test_tiled_equals_untiled(shape: tuple[int, int], depth: int, blind_spot: str) -> None:
+    denoiser = _denoiser(depth=depth, blind_spot=blind_spot)
     image = _image(*shape, seed=2)
     whole = run_predict(denoiser, image, tile_size=1024, prior_mean=True, uncertainty=True)
     tiles = []

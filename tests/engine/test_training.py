@@ -116,6 +116,32 @@ def test_n2v_training_improves_psnr(demo: DemoData) -> None:
     assert min(gains) > 3.0, gains
 
 
+def test_blind_spot_network_trains_on_unaltered_patches(
+    demo: DemoData, noise_model: HistogramNoiseModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_masking(*args, **kwargs):
+        raise AssertionError("the blind-spot network's input was masked")
+
+    monkeypatch.setattr("pn2v_engine.training.replace_with_neighbours", no_masking)
+    settings = _settings(
+        **{
+            "network.blind_spot": "network",
+            "network.features": 16,
+            "network.n_samples": 32,
+            "masking.fraction": 0.5,
+            "training.batch_size": 4,
+            "training.epochs": 8,
+            "training.steps_per_epoch": 25,
+            "training.val_patches": 8,
+        }
+    )
+    result = run_train(_images(demo), noise_model, settings, device="cpu")
+    assert result.history.val_loss[-1] < result.history.val_loss[0]
+    gains = _psnr_gain(result, demo, noise_model)
+    print("blind-spot network PN2V PSNR gains (dB):", gains)
+    assert min(gains) > 3.0, gains
+
+
 # -------------------------------------------------------------------- reproducibility
 
 
