@@ -79,6 +79,17 @@ def test_loaded_project_resumes_training(trained, tmp_path: Path) -> None:
     assert result.history.epoch == [1, 2, 3]
 
 
+def test_blind_spot_network_round_trip(trained, tmp_path: Path) -> None:
+    project, image = trained
+    settings = TINY.with_changes(**{"network.blind_spot": "network", "masking.fraction": 1.0})
+    result = run_train([image], project.noise_model, settings)
+    blind = Project(settings=settings, noise_model=project.noise_model, training=result)
+    loaded = load_project(save_project(blind, tmp_path / "blind.pn2v"))
+    assert loaded.settings.network.blind_spot == "network"
+    before = run_predict(blind.denoiser("cpu"), image).mmse
+    np.testing.assert_array_equal(run_predict(loaded.denoiser("cpu"), image).mmse, before)
+
+
 def test_untrained_project_round_trip(tmp_path: Path) -> None:
     path = save_project(Project(name="new"), tmp_path / "new.pn2v")
     loaded = load_project(path)
