@@ -24,14 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .unet import SampleNetwork, unet_widths
+from .unet import SampleNetwork, add_levels, run_levels
 
 _ROTATIONS = (0, 1, 2, 3)
 
 
-def _shift_down(x: torch.Tensor, rows: int = 1) -> torch.Tensor:
-    """Move the feature map ``rows`` rows down, zeros entering at the top."""
-    return F.pad(x, (0, 0, rows, 0))[..., : x.shape[-2], :]
+def _shift_down(x: torch.Tensor) -> torch.Tensor:
+    """Move the feature map one row down, zeros entering at the top."""
+    return F.pad(x, (0, 0, 1, 0))[..., : x.shape[-2], :]
 
 
 class _UpwardConv(nn.Conv2d):
@@ -44,13 +44,10 @@ class _UpwardConv(nn.Conv2d):
         return super().forward(F.pad(x, (1, 1, 2, 0)))
 
 
-def _double_upward_conv(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        _UpwardConv(in_channels, out_channels),
-        nn.ReLU(inplace=True),
-        _UpwardConv(out_channels, out_channels),
-        nn.ReLU(inplace=True),
-    )
+def _shifted_pool(x: torch.Tensor) -> torch.Tensor:
+    # pooled row i covers rows 2i-1 and 2i; upsampled, it feeds rows 2i and 2i+1, so no
+    # row reads below itself
+    return F.max_pool2d(_shift_down(x), 2)
 
 
 class _UpwardUNet(nn.Module):
@@ -58,34 +55,10 @@ class _UpwardUNet(nn.Module):
 
     def __init__(self, depth: int, features: int) -> None:
         super().__init__()
-        self.depth = depth
-        widths = unet_widths(depth, features)
-        self.down = nn.ModuleList(
-            _double_upward_conv(1 if level == 0 else widths[level - 1], widths[level])
-            for level in range(depth)
-        )
-        self.upsample = nn.ModuleList(
-            nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2)
-            for level in range(depth - 1)
-        )
-        self.up = nn.ModuleList(
-            _double_upward_conv(2 * widths[level], widths[level]) for level in range(depth - 1)
-        )
+        add_levels(self, depth, features, _UpwardConv)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        skips = []
-        x = image
-        for level, block in enumerate(self.down):
-            x = block(x)
-            if level < self.depth - 1:
-                skips.append(x)
-                # pooled row i then covers rows 2i-1 and 2i; upsampled, it feeds rows
-                # 2i and 2i+1, so no row reads below itself
-                x = F.max_pool2d(_shift_down(x), 2)
-        for level in reversed(range(self.depth - 1)):
-            x = self.upsample[level](x)
-            x = self.up[level](torch.cat([x, skips[level]], dim=1))
-        return _shift_down(x)
+        return _shift_down(run_levels(self, image, _shifted_pool))
 
 
 class BlindSpotUNet(SampleNetwork):

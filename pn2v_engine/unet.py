@@ -12,20 +12,66 @@ The final 1x1 convolution that maps features to the K samples is kept apart
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .masking import MaskedPixels
 
+ConvFactory = Callable[[int, int], nn.Module]
 
-def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
+
+def _same_conv(in_channels: int, out_channels: int) -> nn.Module:
+    return nn.Conv2d(in_channels, out_channels, 3, padding=1)
+
+
+def _double_conv(in_channels: int, out_channels: int, conv: ConvFactory) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        conv(in_channels, out_channels),
         nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        conv(out_channels, out_channels),
         nn.ReLU(inplace=True),
     )
+
+
+def add_levels(network: nn.Module, depth: int, features: int, conv: ConvFactory) -> None:
+    """Give ``network`` the U-Net's levels: ``down``, ``upsample`` and ``up``.
+
+    Two 3x3 convolutions (made by ``conv``) per level, features doubling per level,
+    transposed convolutions up; the attribute names are those of saved weights.
+    """
+    widths = [features * 2**level for level in range(depth)]
+    network.down = nn.ModuleList(
+        _double_conv(1 if level == 0 else widths[level - 1], widths[level], conv)
+        for level in range(depth)
+    )
+    network.upsample = nn.ModuleList(
+        nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2)
+        for level in range(depth - 1)
+    )
+    network.up = nn.ModuleList(
+        _double_conv(2 * widths[level], widths[level], conv) for level in range(depth - 1)
+    )
+
+
+def run_levels(
+    network: nn.Module, image: torch.Tensor, pool: Callable[[torch.Tensor], torch.Tensor]
+) -> torch.Tensor:
+    """The levels of :func:`add_levels` on ``image``, with concatenating skips."""
+    skips = []
+    x = image
+    last = len(network.down) - 1
+    for level, block in enumerate(network.down):
+        x = block(x)
+        if level < last:
+            skips.append(x)
+            x = pool(x)
+    for level in reversed(range(last)):
+        x = network.upsample[level](x)
+        x = network.up[level](torch.cat([x, skips[level]], dim=1))
+    return x
 
 
 class SampleNetwork(nn.Module):
@@ -75,11 +121,6 @@ class SampleNetwork(nn.Module):
         return self.head(self.trunk(image)) * self.output_scale
 
 
-def unet_widths(depth: int, features: int) -> list[int]:
-    """Feature channels per level: doubling from ``features``."""
-    return [features * 2**level for level in range(depth)]
-
-
 class UNet(SampleNetwork):
     """The paper's U-Net mapping a (B, 1, H, W) image to K samples per pixel.
 
@@ -90,18 +131,7 @@ class UNet(SampleNetwork):
         self, depth: int = 3, features: int = 64, n_samples: int = 800, output_scale: float = 1.0
     ) -> None:
         super().__init__(depth, features, n_samples, output_scale)
-        widths = unet_widths(depth, features)
-        self.down = nn.ModuleList(
-            _double_conv(1 if level == 0 else widths[level - 1], widths[level])
-            for level in range(depth)
-        )
-        self.upsample = nn.ModuleList(
-            nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2)
-            for level in range(depth - 1)
-        )
-        self.up = nn.ModuleList(
-            _double_conv(2 * widths[level], widths[level]) for level in range(depth - 1)
-        )
+        add_levels(self, depth, features, _same_conv)
         self._add_head()
 
     @property
@@ -113,14 +143,4 @@ class UNet(SampleNetwork):
         return radius
 
     def trunk(self, image: torch.Tensor) -> torch.Tensor:
-        skips = []
-        x = image
-        for level, block in enumerate(self.down):
-            x = block(x)
-            if level < self.depth - 1:
-                skips.append(x)
-                x = F.max_pool2d(x, 2)
-        for level in reversed(range(self.depth - 1)):
-            x = self.upsample[level](x)
-            x = self.up[level](torch.cat([x, skips[level]], dim=1))
-        return x
+        return run_levels(self, image, lambda x: F.max_pool2d(x, 2))
