@@ -55,7 +55,7 @@ from pn2v_engine.losses import pn2v_loss
 from pn2v_engine.masking import replace_with_neighbours, stratified_pixels
 from pn2v_engine.noise_models import HistogramNoiseModel, histogram_from_pairs
 from pn2v_engine.prediction import Denoiser, run_predict
-from pn2v_engine.training import build_network
+from pn2v_engine.training import build_network, passes_per_step
 
 #: Simulated camera: x = GAIN * Poisson(s / GAIN) + N(0, READ_NOISE^2), rounded.
 GAIN = 2.0
@@ -411,9 +411,11 @@ def train_table(args: argparse.Namespace) -> list[str]:
         t, n = settings.training, settings.network
         batch = 16 if args.quick and name == "paper" else t.batch_size
         full_accumulate = full_output_accumulation(settings, batch, args.full_output_gib)
-        ways = [("(a) engine: head at masked pixels", "engine", t.accumulate)]
+        as_trained = settings.with_changes(**{"training.batch_size": batch})
+        engine_passes = passes_per_step(as_trained, torch.device("cpu"))
+        ways = [("(a) engine: head at masked pixels", "engine", engine_passes)]
         ways.append(("(b) full output, loss at masked pixels", "full", full_accumulate))
-        if full_accumulate != t.accumulate and not args.quick:
+        if full_accumulate != engine_passes and not args.quick:
             ways.append(("(a) engine, same micro-batches as (b)", "engine", full_accumulate))
         reference_accumulate = max(1, batch // REFERENCE_MICRO_BATCH)
         ways.append(

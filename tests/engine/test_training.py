@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from pn2v_engine.config import Settings
+from pn2v_engine.config import Settings, preset
 from pn2v_engine.demo import DemoData, make_demo_data
 from pn2v_engine.errors import ConfigError, InvalidImageError, NoiseModelError, ResourceError
 from pn2v_engine.masking import stratified_pixels
@@ -16,7 +16,7 @@ from pn2v_engine.metrics import psnr
 from pn2v_engine.noise_models import HistogramNoiseModel, histogram_from_pairs
 from pn2v_engine.prediction import Denoiser, run_predict
 from pn2v_engine.progress import CancelToken, TrainProgress
-from pn2v_engine.training import TrainResult, _Trainer, iter_train, run_train
+from pn2v_engine.training import TrainResult, _Trainer, iter_train, passes_per_step, run_train
 from pn2v_engine.unet import UNet
 
 
@@ -568,3 +568,33 @@ def test_preview_crop_is_checked(crop: np.ndarray, every: int, words: str, demo:
     with pytest.raises(ConfigError, match=words) as info:
         run_train(_images(demo), None, settings, device="cpu", preview=crop, preview_every=every)
     assert info.value.hint
+
+
+def test_large_batches_train_in_cache_sized_passes_on_the_cpu() -> None:
+    paper, cpu = preset("paper"), preset("cpu")
+    assert passes_per_step(paper, torch.device("cpu")) == 8  # 10 patches of 100² a pass
+    assert passes_per_step(paper, torch.device("cuda")) == 1  # a GPU takes the batch at once
+    assert passes_per_step(cpu, torch.device("cpu")) == 1  # 16 x 64² fits
+    odd = paper.with_changes(**{"training.batch_size": 7, "training.patch_size": 512})
+    assert passes_per_step(odd, torch.device("cpu")) == 7  # one patch a pass at the least
+    more = paper.with_changes(**{"training.accumulate": 16})
+    assert passes_per_step(more, torch.device("cpu")) == 16  # never fewer than asked
+
+
+def test_passes_split_the_batch(
+    demo: DemoData, noise_model: HistogramNoiseModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    samples_at = UNet.samples_at
+
+    def record(self, image, pixels):
+        if self.training:
+            batches.append(image.shape[0])
+        return samples_at(self, image, pixels)
+
+    monkeypatch.setattr(UNet, "samples_at", record)
+    monkeypatch.setattr("pn2v_engine.training.CPU_PASS_PIXELS", 2 * 32 * 32)
+    settings = _settings(**{"training.epochs": 1, "training.steps_per_epoch": 2})
+    whole = run_train(_images(demo), noise_model, settings, device="cpu")
+    assert batches == [2, 2, 2, 2]  # two steps of a batch of 4 in passes of 2 patches
+    assert math.isfinite(whole.history.train_loss[0])
