@@ -62,10 +62,7 @@ class _UpwardUNet(nn.Module):
 
 
 class BlindSpotUNet(SampleNetwork):
-    """A (B, 1, H, W) image to K samples per pixel, each pixel's own value unseen.
-
-    H and W must be multiples of ``2 ** (depth - 1)`` (see :attr:`size_multiple`).
-    """
+    """K samples per pixel, each pixel's own value unseen (see the module's docstring)."""
 
     def __init__(
         self, depth: int = 3, features: int = 64, n_samples: int = 800, output_scale: float = 1.0

@@ -77,6 +77,7 @@ def run_levels(
 class SampleNetwork(nn.Module):
     """A network mapping a (B, 1, H, W) image to K samples per pixel.
 
+    H and W must be multiples of ``2 ** (depth - 1)`` (see :attr:`size_multiple`).
     Subclasses build :meth:`trunk` (features of width ``features`` per pixel) and
     :attr:`receptive_radius`, and call :meth:`_add_head` last (so that the random
     initialisation of the head follows the trunk's, as it always has).
@@ -122,10 +123,7 @@ class SampleNetwork(nn.Module):
 
 
 class UNet(SampleNetwork):
-    """The paper's U-Net mapping a (B, 1, H, W) image to K samples per pixel.
-
-    H and W must be multiples of ``2 ** (depth - 1)`` (see :attr:`size_multiple`).
-    """
+    """The paper's U-Net (see the module's docstring)."""
 
     def __init__(
         self, depth: int = 3, features: int = 64, n_samples: int = 800, output_scale: float = 1.0
