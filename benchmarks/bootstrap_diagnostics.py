@@ -146,13 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             noisy=noisy,
             calibration=pair,
             settings=settings.model_dump(),
-            minutes=0.0,
             steps=args.steps,
-            warmup_steps=10,
             prior_strength=DEFAULT_PRIOR_STRENGTH,
-            bm3d_profile="np",
-            device="cpu",
-            weights="best",
         )
         started = time.perf_counter()
         predicted = n2v_prediction(task, args.steps)

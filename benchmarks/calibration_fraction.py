@@ -179,13 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         noisy=noisy,
         calibration=pair,
         settings=settings.model_dump(),
-        minutes=args.minutes,
         steps=args.steps,
-        warmup_steps=10,
         prior_strength=DEFAULT_PRIOR_STRENGTH,
-        bm3d_profile="np",
-        device="cpu",
-        weights="best",
+        minutes=args.minutes,
     )
     command = "python benchmarks/calibration_fraction.py " + shlex.join(
         sys.argv[1:] if argv is None else argv

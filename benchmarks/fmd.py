@@ -149,13 +149,14 @@ class Task:
     noisy: np.ndarray  # (captures, Y, X) uint8
     calibration: tuple[np.ndarray, np.ndarray] | None  # (clean, noisy), another FOV
     settings: dict  # Settings.model_dump() of the PN2V network (N2V derives from it)
-    minutes: float
     steps: int | None
-    warmup_steps: int
     prior_strength: float
-    bm3d_profile: str
-    device: str
-    weights: str
+    # fmd.py's command-line defaults; the other scripts take them as they are
+    minutes: float = 0.0
+    warmup_steps: int = 10
+    bm3d_profile: str = "np"
+    device: str = "cpu"
+    weights: str = "best"
     #: The N2V row's prediction of each capture (bootstrapped noise models), once it ran.
     pseudo_clean: np.ndarray | None = None
 
@@ -804,10 +805,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="histogram pseudo-counts (engine default; 0: the paper's plain histogram)",
     )
-    parser.add_argument("--bm3d-profile", default="np", help="bm3d profile (np, refilter, ...)")
-    parser.add_argument("--warmup-steps", type=int, default=10, help="steps to time the budget")
-    parser.add_argument("--weights", choices=("best", "last"), default="best")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, auto")
+    parser.add_argument(
+        "--bm3d-profile", default=Task.bm3d_profile, help="bm3d profile (np, refilter, ...)"
+    )
+    parser.add_argument(
+        "--warmup-steps", type=int, default=Task.warmup_steps, help="steps to time the budget"
+    )
+    parser.add_argument("--weights", choices=("best", "last"), default=Task.weights)
+    parser.add_argument("--device", default=Task.device, help="cpu, cuda, auto")
     parser.add_argument("--in-process", action="store_true", help="do not spawn per method")
     args = parser.parse_args(argv)
     if args.types is None:

@@ -83,8 +83,9 @@ def passes_per_step(settings: Settings, device: torch.device) -> int:
     """How many passes (accumulated micro-batches) one optimisation step takes.
 
     The settings' ``accumulate``; on the CPU, more where a pass would exceed
-    :data:`CPU_PASS_PIXELS` (the smallest divisor of the batch that fits). The
-    gradient is the same batch's; only memory and speed change.
+    :data:`CPU_PASS_PIXELS` (the smallest divisor of the batch that fits). A step
+    still averages the gradient over ``batch_size`` patches, drawn pass by pass as
+    with ``accumulate``; memory and speed are what change.
     """
     t = settings.training
     if device.type != "cpu":

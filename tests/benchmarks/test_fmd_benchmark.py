@@ -193,7 +193,9 @@ def test_bm3d_fits_the_pair_on_the_noisy_scale_as_calibration_does() -> None:
     for fmd_type, mapped in (("Confocal_FISH", True), ("Confocal_MICE", False)):
         noisy, _, pair = fmd.load_type(fmd_type, fmd.DATA, fmd.CALIBRATION)
         assert pair is not None
-        task = fmd.Task(fmd_type, noisy, pair, {}, 0, None, 0, 10, "np", "cpu", "best")
+        task = fmd.Task(
+            fmd_type, noisy, pair, {}, steps=None, prior_strength=10, minutes=0, warmup_steps=0
+        )
         clean, _, note = fmd.scaled_calibration_pair(task)
         line = run_calibrate_pairs(*pair, smooth=False).summary.intensity_line
         assert line is not None and line["applied"] is mapped
