@@ -17,7 +17,9 @@ Prints Markdown tables on stdout (progress goes to stderr):
    masked afterwards, in its micro-batches of 4 patches. Where (b) would not fit in
    ``--full-output-gib`` it runs as gradient accumulation over micro-batches (the same
    total work), as the table says, and (a) is then timed both as its preset trains and
-   in the same micro-batches.
+   in the same micro-batches. Each way's arithmetic (GFLOP in convolutions and matrix
+   products) is counted, and set against a large matrix product's rate on this machine:
+   the bound on how much faster than (b) any implementation doing (a)'s work could be.
 2. Seconds and peak memory to denoise one 512x512 frame (MMSE, Eq. 11) with the
    default tiling and untiled.
 
@@ -48,6 +50,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from pn2v_engine.config import PRESETS, PredictionConfig, Settings
 from pn2v_engine.data import Normalisation, PatchSampler
@@ -308,8 +311,21 @@ def train_child(spec: dict[str, Any]) -> dict[str, Any]:
     idle = rss_mib()
     peak = PeakMemory()
     peak.start()
+    with FlopCounterMode(display=False) as flops:
+        step()
     timing = timed(step, spec["warmup"], spec["steps"], spec["quiet_wait"])
-    return _measurement(timing, idle, peak, first_loss=losses[0])
+    return _measurement(
+        timing, idle, peak, first_loss=losses[0], gflop=flops.get_total_flops() / 1e9
+    )
+
+
+def matmul_child(spec: dict[str, Any]) -> dict[str, Any]:
+    """GFLOP/s of a large float32 matrix product: what this machine's cores can do."""
+    size = spec["size"]
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(size, size, generator=generator) for _ in range(2))
+    timing = timed(lambda: a @ b, spec["warmup"], spec["repeats"], spec["quiet_wait"])
+    return {"gflop_per_s": 2 * size**3 / timing.median / 1e9, "seconds": timing.seconds}
 
 
 def predict_child(spec: dict[str, Any]) -> dict[str, Any]:
@@ -404,6 +420,10 @@ def header(args: argparse.Namespace) -> list[str]:
 
 def train_table(args: argparse.Namespace) -> list[str]:
     warmup, steps = (1, 1) if args.quick else (1, args.train_steps)
+    matmul = run_child(
+        {"kind": "matmul", "size": 2048, "warmup": 3, "repeats": 10, "quiet_wait": args.quiet_wait}
+    )
+    peak_rate = matmul["gflop_per_s"]
     rows = []
     speedups = {}
     for name in ("paper", "cpu"):
@@ -442,7 +462,8 @@ def train_table(args: argparse.Namespace) -> list[str]:
                 f"x {t.patch_size}^2 | {label} | {result['median_s']:.3f} | "
                 f"{' / '.join(f'{s:.2f}' for s in result['seconds'])} | "
                 f"{_percent(result['other_load'])} | "
-                f"{result['peak_above_idle_mib']:.0f} | {result['first_loss']:.3f} |"
+                f"{result['peak_above_idle_mib']:.0f} | {result['first_loss']:.3f} | "
+                f"{result['gflop']:.0f} | {result['gflop'] / result['median_s']:.0f} |"
             )
         engine_s = results[ways[0][0]]["median_s"]
         full_s = results[ways[1][0]]["median_s"]
@@ -451,6 +472,7 @@ def train_table(args: argparse.Namespace) -> list[str]:
             full_s / engine_s,
             full_s / results[same[0]]["median_s"] if same else None,
             results[ways[-1][0]]["median_s"] / engine_s,
+            full_s / (results[ways[0][0]]["gflop"] / peak_rate),
         )
     lines = [
         "## 1. Training step (seconds per optimisation step)",
@@ -460,26 +482,33 @@ def train_table(args: argparse.Namespace) -> list[str]:
         f"'a = b x c': gradient accumulation over b micro-batches of c patches (the same "
         f"total work), used where the full output and its gradient would exceed "
         f"{args.full_output_gib:g} GiB. Peak memory: RSS above the idle process. "
-        + OTHER_LOAD_NOTE,
+        "GFLOP: floating-point operations of one step in convolutions and matrix products "
+        "(torch's FlopCounterMode), and their rate; a 2048x2048 float32 matrix product "
+        f"runs at {peak_rate:.0f} GFLOP/s on this machine. " + OTHER_LOAD_NOTE,
         "",
         "| preset | network | batch x patch | implementation | s/step (median) | "
-        "each step (s) | other load | peak MB | loss (1st step) |",
-        "|---|---|---|---|---:|---|---:|---:|---:|",
+        "each step (s) | other load | peak MB | loss (1st step) | GFLOP | GFLOP/s |",
+        "|---|---|---|---|---:|---|---:|---:|---:|---:|---:|",
         *rows,
+        "",
+        "'bound': (b)'s time over (a)'s GFLOP at the matrix product's rate, the largest "
+        "speed-up over (b) that any implementation doing (a)'s arithmetic could reach here.",
         "",
         "| preset | speed-up (b)/(a), (a) as the preset trains | "
         "speed-up (b)/(a), both in (b)'s micro-batches | "
-        "speed-up (c)/(a): over the reference's way | target (over the reference's way) |",
-        "|---|---:|---:|---:|---|",
+        "speed-up (c)/(a): over the reference's way | target (over the reference's way) "
+        "| bound over (b) |",
+        "|---|---:|---:|---:|---|---:|",
     ]
-    for name, (as_configured, same_batches, over_reference) in speedups.items():
+    for name, (as_configured, same_batches, over_reference, bound) in speedups.items():
         target = "-"
         if name == "paper":
             met = over_reference >= TRAIN_TARGET_SPEEDUP
             target = f">= {TRAIN_TARGET_SPEEDUP:g}x: {'met' if met else 'missed'}"
         same = "n/a" if same_batches is None else f"{same_batches:.2f}x"
         lines.append(
-            f"| {name} | {as_configured:.2f}x | {same} | {over_reference:.2f}x | {target} |"
+            f"| {name} | {as_configured:.2f}x | {same} | {over_reference:.2f}x | {target} "
+            f"| {bound:.2f}x |"
         )
     if args.quick:
         lines += ["", "*Quick run: paper batch reduced to 16 patches, one timed step.*"]
@@ -558,8 +587,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         spec = json.loads(args.child)
-        child = train_child if spec["kind"] == "train" else predict_child
-        print(json.dumps(child(spec)))
+        children = {"train": train_child, "predict": predict_child, "matmul": matmul_child}
+        print(json.dumps(children[spec["kind"]](spec)))
         return 0
     started = time.monotonic()
     lines = header(args)
