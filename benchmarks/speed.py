@@ -426,7 +426,7 @@ def train_table(args: argparse.Namespace) -> list[str]:
     peak_rate = matmul["gflop_per_s"]
     rows = []
     speedups = {}
-    for name in ("paper", "cpu"):
+    for name in args.presets:
         settings = PRESETS[name]
         t, n = settings.training, settings.network
         batch = 16 if args.quick and name == "paper" else t.batch_size
@@ -519,7 +519,7 @@ def predict_table(args: argparse.Namespace) -> list[str]:
     warmup, repeats = 1, (1 if args.quick else args.predict_repeats)
     default = PredictionConfig()
     rows = []
-    for name in ("paper", "cpu"):
+    for name in args.presets:
         n = PRESETS[name].network
         for tile, label in ((default.tile_size, "default"), (FRAME, "untiled")):
             spec = {
@@ -572,6 +572,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller, fewer repeats: smoke check")
     parser.add_argument("--only", choices=("train", "predict"), help="run one section")
+    parser.add_argument(
+        "--presets", nargs="+", choices=tuple(PRESETS), default=tuple(PRESETS), help="networks"
+    )
     parser.add_argument("--train-steps", type=int, default=3, help="timed training steps")
     parser.add_argument("--predict-repeats", type=int, default=3, help="timed denoising runs")
     parser.add_argument(
