@@ -157,6 +157,10 @@ class Task:
     bm3d_profile: str = "np"
     device: str = "cpu"
     weights: str = "best"
+    #: Where to save each trained network as a project (None: not saved).
+    keep_projects: Path | None = None
+    #: The job being run (names a kept project).
+    job: str = ""
     #: The N2V row's prediction of each capture (bootstrapped noise models), once it ran.
     pseudo_clean: np.ndarray | None = None
 
@@ -314,6 +318,12 @@ def train_and_denoise(
         task.steps,
     )
     r = trained.result
+    if task.keep_projects is not None:
+        from pn2v_engine import Project, save_project
+
+        task.keep_projects.mkdir(parents=True, exist_ok=True)
+        project = Project(settings=r.settings, noise_model=noise_model, training=r)
+        save_project(project, task.keep_projects / f"{task.name}_{task.job}.pn2v")
     weights = r.best_weights if task.weights == "best" else r.last_weights
     denoiser = Denoiser(r.settings, weights, r.normalisation, noise_model, task.device)
     mmse, prior, seconds = [], [], []
@@ -516,7 +526,8 @@ def run_methods(task: Task, methods: Sequence[str], isolate: bool) -> dict[str, 
         print(f"[{task.name}] {job} ...", flush=True)
         started = time.perf_counter()
         try:
-            produced = run_isolated(function, task, isolate=isolate and job != "input")
+            job_task = dataclasses.replace(task, job=job)
+            produced = run_isolated(function, job_task, isolate=isolate and job != "input")
         except Exception as exc:  # keep the other rows of a long run
             traceback.print_exc()
             produced = {row: Outcome(None, notes=[f"FAILED: {exc}"]) for row in rows}
@@ -814,6 +825,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weights", choices=("best", "last"), default=Task.weights)
     parser.add_argument("--device", default=Task.device, help="cpu, cuda, auto")
     parser.add_argument("--in-process", action="store_true", help="do not spawn per method")
+    parser.add_argument(
+        "--keep-projects",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="save each trained network as DIR/TYPE_JOB.pn2v (for prediction_variants.py)",
+    )
     args = parser.parse_args(argv)
     if args.types is None:
         args.types = ["Confocal_MICE"] if args.quick else list(DEFAULT_TYPES)
@@ -860,6 +878,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bm3d_profile=args.bm3d_profile,
             device=args.device,
             weights=args.weights,
+            keep_projects=args.keep_projects,
         )
         outcomes = run_methods(task, args.methods, isolate=not args.in_process)
         table = type_table(fmd_type, gt, outcomes, args.methods)

@@ -105,6 +105,33 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
+def test_fmd_benchmark_keeps_the_networks_it_scored(tmp_path: Path) -> None:
+    from pn2v_engine import load_project, psnr, read_image, run_predict
+
+    kept = tmp_path / "projects"
+    command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE", "--steps", "3"]
+    command += ["--in-process", "--out", str(tmp_path), "--methods", "input", "n2v", "pn2v"]
+    command += ["--keep-projects", str(kept), "--set", *TINY]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert sorted(p.name for p in kept.iterdir()) == [
+        "Confocal_MICE_n2v.pn2v",
+        "Confocal_MICE_pn2v.pn2v",
+    ]
+    report = (tmp_path / "fmd_results.md").read_text(encoding="utf-8")
+    gt = read_image(DATA / "gt" / "Confocal_MICE_1.png").data[0]
+    noisy = read_image(DATA / "raw" / "Confocal_MICE_1.png").data[0]
+    for job, label in (("n2v", "U-Net (N2V)"), ("pn2v", "U-Net (PN2V)")):
+        project = load_project(kept / f"Confocal_MICE_{job}.pn2v")
+        assert project.settings.mode == job and project.settings.network.features == 8
+        assert (project.noise_model is None) == (job == "n2v")
+        row = next(line for line in report.splitlines() if line.startswith(f"| {label} |"))
+        first_capture = float(row.split("|")[8].split("/")[0])
+        prediction = run_predict(project.denoiser("cpu"), noisy).mmse
+        assert psnr(gt, prediction, data_range=255.0) == pytest.approx(first_capture, abs=0.006)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
 def test_calibration_fraction_benchmark_scores_each_fraction(tmp_path: Path) -> None:
     command = [sys.executable, "benchmarks/calibration_fraction.py", "--steps", "3"]
     command += ["--fractions", "1", "0.0001", "--in-process", "--out", str(tmp_path)]
