@@ -465,14 +465,14 @@ def train_table(args: argparse.Namespace) -> list[str]:
                 f"{result['peak_above_idle_mib']:.0f} | {result['first_loss']:.3f} | "
                 f"{result['gflop']:.0f} | {result['gflop'] / result['median_s']:.0f} |"
             )
-        engine_s = results[ways[0][0]]["median_s"]
-        full_s = results[ways[1][0]]["median_s"]
+        engine = results[ways[0][0]]
+        engine_s, full_s = engine["median_s"], results[ways[1][0]]["median_s"]
         same = [label for label, way, acc in ways if way == "engine" and acc == full_accumulate]
         speedups[name] = (
             full_s / engine_s,
             full_s / results[same[0]]["median_s"] if same else None,
             results[ways[-1][0]]["median_s"] / engine_s,
-            full_s / (results[ways[0][0]]["gflop"] / peak_rate),
+            full_s / (engine["gflop"] / peak_rate),
         )
     lines = [
         "## 1. Training step (seconds per optimisation step)",
