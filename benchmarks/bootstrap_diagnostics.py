@@ -8,7 +8,9 @@ noise's var(x - gt), N2V's error var(gt - ŝ), the ratio the deflation should ap
 the engine's deflation applies. Then the mean log-likelihood of the true pairs
 (gt, x) under the bootstrapped model built from the pairs as measured, deflated to
 the estimate itself and deflated as the engine does (with the estimate's tolerance),
-and under the calibrated model where the type has a calibration pair.
+and under the calibrated model where the type has a calibration pair. Last, for each
+pseudo-count the smoothing may shrink the deflated pairs' rows by, the cross-validated
+score that chooses it (the pairs' own held-out likelihood) next to the true pairs'.
 
     python benchmarks/bootstrap_diagnostics.py --types Confocal_MICE Confocal_FISH
 """
@@ -21,11 +23,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from common import markdown_table, parse_changes, train_for
 from fmd import CALIBRATION, DATA, Task, histogram_model, load_type, network_settings
+
+if TYPE_CHECKING:
+    from pn2v_engine.noise_models import NoiseModel
 
 #: Quantile levels of ŝ in the variance table.
 LEVELS = 12
@@ -99,20 +105,11 @@ def likelihood_table(task: Task, gt: np.ndarray, predicted: np.ndarray) -> str:
     }
     if task.calibration is not None:
         models["calibrated (other field of view)"] = histogram_model(task)
-    signal = torch.from_numpy(np.broadcast_to(gt, task.noisy.shape).astype(np.float32).ravel())
-    observed = torch.from_numpy(task.noisy.astype(np.float32).ravel())
+    signal, observed = _true_pairs(task, gt)
     bands = list(itertools.pairwise(BANDS))
     rows = []
     for name, model in models.items():
-        with torch.inference_mode():
-            ll = torch.cat(
-                [
-                    model.log_likelihood(
-                        observed[i : i + CHUNK], model.clamp_signal(signal[i : i + CHUNK])
-                    )
-                    for i in range(0, observed.numel(), CHUNK)
-                ]
-            ).numpy()
+        ll = _log_likelihoods(model, signal, observed)
         g = signal.numpy()
         per_band = [ll[(g >= lo) & (g < hi)] for lo, hi in bands]
         rows.append(
@@ -122,10 +119,75 @@ def likelihood_table(task: Task, gt: np.ndarray, predicted: np.ndarray) -> str:
     return markdown_table(headers, rows)
 
 
+def pseudo_count_table(task: Task, gt: np.ndarray, predicted: np.ndarray) -> str:
+    """Per pseudo-count: the pairs' cross-validated score and the true pairs' likelihood."""
+    from pn2v_engine import BootstrapPairs, drive
+    from pn2v_engine.bootstrap import BOOTSTRAP_MIN_PSEUDO_COUNTS
+    from pn2v_engine.noise_models import HistogramNoiseModel
+    from pn2v_engine.noise_models.smoothing import PSEUDO_COUNT_GRID, held_out_nll, shrink_rows
+
+    readings = list(task.noisy.astype(np.float32))
+    pairs = BootstrapPairs(list(predicted), readings, {"frames": len(readings)}).deflated()
+    measured = pairs.histogram()
+    assert isinstance(measured, HistogramNoiseModel) and measured.counts is not None
+    mixture = drive(pairs.iter_fit_gmm(seed=0))
+    mass = mixture.bin_masses(measured.low, measured.high, measured.bins)
+    s = np.concatenate([p.ravel() for p in pairs.signal])
+    x = np.concatenate([f.ravel() for f in pairs.observation])
+    scores = held_out_nll(mass, measured.bin_index(s), measured.bin_index(x), seed=0)
+    signal, observed = _true_pairs(task, gt)
+    truth = {}
+    for alpha in PSEUDO_COUNT_GRID:
+        table = shrink_rows(measured.counts, mass, alpha) / measured.width
+        model = HistogramNoiseModel(table, measured.low, measured.high)
+        truth[alpha] = float(_log_likelihoods(model, signal, observed).mean())
+    chosen = min(scores, key=scores.__getitem__)
+    floored = min((a for a in scores if a >= BOOTSTRAP_MIN_PSEUDO_COUNTS), key=scores.__getitem__)
+    best = max(truth, key=truth.__getitem__)
+    rows = []
+    for alpha in PSEUDO_COUNT_GRID:
+        marks = [
+            label
+            for label, a in (("whole grid's choice", chosen), ("engine's choice", floored))
+            if a == alpha
+        ]
+        if alpha == best:
+            marks.append("best for the true pairs")
+        rows.append(
+            [
+                "mixture alone" if np.isinf(alpha) else f"{alpha:,.0f}",
+                f"{-scores[alpha]:.4f}",
+                f"{truth[alpha]:.4f}",
+                ", ".join(marks),
+            ]
+        )
+    headers = ["pseudo-counts", "pairs, cross-validated", "true pairs (gt, x)", ""]
+    return markdown_table(headers, rows)
+
+
+def _true_pairs(task: Task, gt: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    signal = torch.from_numpy(np.broadcast_to(gt, task.noisy.shape).astype(np.float32).ravel())
+    return signal, torch.from_numpy(task.noisy.astype(np.float32).ravel())
+
+
+def _log_likelihoods(model: NoiseModel, signal: torch.Tensor, observed: torch.Tensor) -> np.ndarray:
+    """log p(x | s) of each pair, the signal clamped to the model's range as PN2V does."""
+    with torch.inference_mode():
+        return torch.cat(
+            [
+                model.log_likelihood(
+                    observed[i : i + CHUNK], model.clamp_signal(signal[i : i + CHUNK])
+                )
+                for i in range(0, observed.numel(), CHUNK)
+            ]
+        ).numpy()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--types", nargs="+", default=["Confocal_MICE", "Confocal_FISH"])
     parser.add_argument("--steps", type=int, default=None, help="N2V steps (default: the preset's)")
+    parser.add_argument("--seed", type=int, default=0, help="N2V's training seed")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="setting changes")
     parser.add_argument("--crop", type=int, default=None, help="central crop (default: whole)")
     parser.add_argument("--data", type=Path, default=DATA, help="FMD FOV-19 folder")
@@ -134,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pn2v_engine import preset
     from pn2v_engine.noise_models.histogram import DEFAULT_PRIOR_STRENGTH
 
-    settings = preset("cpu").with_changes(**{"training.seed": 0, **parse_changes(args.set)})
+    settings = preset("cpu").with_changes(**{"training.seed": args.seed, **parse_changes(args.set)})
     for fmd_type in args.types:
         noisy, gt, pair = load_type(fmd_type, args.data, args.calibration)
         if args.crop is not None:
@@ -154,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"## {fmd_type} (N2V trained in {time.perf_counter() - started:.0f} s)\n", flush=True)
         print(variance_table(noisy, gt, predicted) + "\n", flush=True)
         print(likelihood_table(task, gt.astype(np.float32), predicted) + "\n", flush=True)
+        print(pseudo_count_table(task, gt.astype(np.float32), predicted) + "\n", flush=True)
     return 0
 
 

@@ -41,6 +41,13 @@ BootstrapProgress = TrainProgress | StageProgress
 
 METHOD = "bootstrapped: Noise2Void prediction as the clean signal (Prakash et al. 2020)"
 
+#: Pseudo-counts from which the smoothed kind's cross-validation chooses (calibration: all).
+#: Chosen by PSNR, not likelihood: on FMD (``benchmarks/fmd.py``, two seeds, README
+#: "Benchmarks") PN2V trained with rows shrunk this hard denoised as well or better on
+#: all three types, although the likelihood of the pairs, and of the true pairs
+#: (``bootstrap_diagnostics.py``), peaks at fewer pseudo-counts.
+BOOTSTRAP_MIN_PSEUDO_COUNTS = 10_000.0
+
 
 def n2v_settings(settings: Settings | None = None) -> Settings:
     """``settings`` (default: the ``cpu`` preset) turned into plain Noise2Void."""
@@ -150,12 +157,17 @@ class BootstrapPairs:
         self, bins: int = DEFAULT_BINS, *, cancel: CancelToken | None = None, **fit_options: Any
     ) -> Generator[StageProgress, None, HistogramNoiseModel]:
         """The pairs' histogram smoothed by a mixture fitted to them, as calibration smooths
-        (:mod:`~pn2v_engine.noise_models.smoothing`): the mixture's shape at the
-        histogram's speed, with the pairs' counts kept."""
+        (:mod:`~pn2v_engine.noise_models.smoothing`) but shrunk by at least
+        :data:`BOOTSTRAP_MIN_PSEUDO_COUNTS`: the mixture's shape at the histogram's
+        speed, with the pairs' counts kept."""
         measured = self._histogram(bins, "smoothed")
         return (
             yield from iter_smooth_histogram(
-                measured, *self._flat(), cancel=cancel, **self._fit_options(fit_options)
+                measured,
+                *self._flat(),
+                cancel=cancel,
+                min_pseudo_counts=BOOTSTRAP_MIN_PSEUDO_COUNTS,
+                **self._fit_options(fit_options),
             )
         )
 

@@ -91,12 +91,14 @@ def iter_smooth_histogram(
     readings: np.ndarray,
     *,
     cancel: CancelToken | None = None,
+    min_pseudo_counts: float = 0.0,
     **fit_options: Any,
 ) -> Generator[StageProgress, None, HistogramNoiseModel]:
     """``measured`` smoothed where thin by a mixture fitted to ``(signals, readings)``.
 
     The pairs are those the histogram counted (or a random sample of them); they fit the
-    mixture and choose the pseudo-counts (:func:`held_out_nll`). The result keeps
+    mixture and choose the pseudo-counts (:func:`held_out_nll`), from
+    ``min_pseudo_counts`` up (0: the whole grid). The result keeps
     ``measured``'s counts and metadata and adds ``"smoothing"``. ``fit_options`` are
     those of :func:`~.gmm_fit.iter_fit_gmm` (``seed``, ``n_components``, ...). Yields
     ``smoothing`` progress in fitting steps; raises what
@@ -123,6 +125,7 @@ def iter_smooth_histogram(
         measured.bin_index(signals),
         measured.bin_index(readings),
         seed=int(fit_options.get("seed", 0)),
+        grid=[a for a in PSEUDO_COUNT_GRID if a >= min_pseudo_counts],
     )
     alpha = min(scores, key=scores.__getitem__)
     fit_scores = mixture.metadata["fit"]

@@ -232,7 +232,7 @@ def test_bm3d_fits_the_pair_on_the_noisy_scale_as_calibration_does() -> None:
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
-def test_bootstrap_diagnostics_print_both_tables() -> None:
+def test_bootstrap_diagnostics_print_their_tables() -> None:
     command = [sys.executable, "benchmarks/bootstrap_diagnostics.py", "--types", "Confocal_MICE"]
     command += ["--steps", "3", "--crop", "128", "--set", *TINY]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -252,3 +252,13 @@ def test_bootstrap_diagnostics_print_both_tables() -> None:
     ]
     calibrated = next(line for line in lines if line.startswith("| calibrated"))
     assert -10 < float(calibrated.split("|")[2]) < 0
+    alphas = [line.split("|")[1:5] for line in lines if re.match(r"\| [\d,]+ \||\| mixture", line)]
+    assert len(alphas) == 12  # 1 to 100,000 pseudo-counts and the mixture alone
+    for _, pairs_ll, true_ll, _ in alphas:
+        assert -10 < float(pairs_ll) < 0 and -10 < float(true_ll) < 0
+    marks = [(a.strip(), m) for a, _, _, m in alphas]
+    engine = [a for a, m in marks if "engine's choice" in m]
+    assert len(engine) == 1 and (
+        engine[0] == "mixture alone" or int(engine[0].replace(",", "")) >= 10_000
+    )
+    assert sum("best for the true pairs" in m for _, m in marks) == 1

@@ -11,7 +11,7 @@ import tifffile
 import torch
 
 import pn2v_engine
-from pn2v_engine.bootstrap import run_bootstrap_noise_model
+from pn2v_engine.bootstrap import BOOTSTRAP_MIN_PSEUDO_COUNTS, run_bootstrap_noise_model
 from pn2v_engine.calibration import run_fit_gmm_calibration
 from pn2v_engine.cli import main
 from pn2v_engine.config import Settings
@@ -333,6 +333,11 @@ def test_bootstrap_makes_a_usable_model(kind: str, demo: DemoData) -> None:
     assert {"training", "predicting"} <= stages
     if kind == "smoothed":
         assert "smoothing" in stages and model.metadata["smoothing"]["components"] == 3
+        # the bootstrap's rows are shrunk by at least its floor of pseudo-counts
+        alpha = model.metadata["smoothing"]["pseudo_counts"]
+        assert alpha is None or alpha >= BOOTSTRAP_MIN_PSEUDO_COUNTS
+        tried = model.metadata["smoothing"]["pseudo_count_scores"]
+        assert all(key == "inf" or float(key) >= BOOTSTRAP_MIN_PSEUDO_COUNTS for key in tried)
         assert model.bins <= 64 and model.row_counts().sum() == demo.images.size
     result = run_train(list(demo.images), model, _tiny(), device="cpu")
     assert math.isfinite(result.best_val_loss)

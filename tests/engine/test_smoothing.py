@@ -9,7 +9,9 @@ import torch
 from pn2v_engine.calibration import run_calibrate, run_calibrate_pairs
 from pn2v_engine.demo import Camera
 from pn2v_engine.noise_models import GaussianMixtureNoiseModel, noise_model_from_npz_bytes
-from pn2v_engine.noise_models.smoothing import held_out_nll, shrink_rows
+from pn2v_engine.noise_models.histogram import histogram_from_pairs
+from pn2v_engine.noise_models.smoothing import held_out_nll, iter_smooth_histogram, shrink_rows
+from pn2v_engine.progress import drive
 
 CAMERA = Camera(gain=2.0, offset=100.0, read_noise=3.0, bit_depth=12, quantum_efficiency=1.0)
 
@@ -149,6 +151,26 @@ def test_smoothing_keeps_well_measured_rows_the_mixture_cannot_follow() -> None:
     share = float(smoothed.likelihood(floor, row)) * smoothed.width
     assert share == pytest.approx(np.exp(-57 / 20), rel=0.3)
     assert float(mixture_only.likelihood(floor, row)) * smoothed.width < 0.5 * share
+
+
+def test_a_floor_on_the_pseudo_counts_limits_the_choice() -> None:
+    signal, reading = _photomultiplier_pairs(30_000, seed=0)
+    measured = histogram_from_pairs([signal], [reading], value_range=(0.0, 255.0), integer=True)
+    options = {"seed": 0, "steps": 60}
+    free = drive(iter_smooth_histogram(measured, signal, reading, **options))
+    floored = drive(
+        iter_smooth_histogram(measured, signal, reading, min_pseudo_counts=10_000, **options)
+    )
+    chosen = free.metadata["smoothing"]["pseudo_counts"]
+    assert chosen is not None and chosen < 10_000  # the floor changes something here
+    scores = floored.metadata["smoothing"]["pseudo_count_scores"]
+    assert set(scores) == {"10000", "31622.8", "100000", "inf"}
+    best = min(scores, key=scores.__getitem__)
+    alpha = floored.metadata["smoothing"]["pseudo_counts"]
+    assert best == ("inf" if alpha is None else f"{alpha:g}")
+    # the floored rows lean further towards the mixture: the floor's share falls
+    floor, row = torch.tensor([3.0]), torch.tensor([60.0])
+    assert float(floored.likelihood(floor, row)) < float(free.likelihood(floor, row))
 
 
 def _mass_from(model, alpha: float) -> np.ndarray:  # type: ignore[no-untyped-def]
