@@ -42,10 +42,10 @@ BootstrapProgress = TrainProgress | StageProgress
 METHOD = "bootstrapped: Noise2Void prediction as the clean signal (Prakash et al. 2020)"
 
 #: Pseudo-counts from which the smoothed kind's cross-validation chooses (calibration: all).
-#: Chosen by PSNR, not likelihood: on FMD (``benchmarks/fmd.py``, two seeds, README
-#: "Benchmarks") PN2V trained with rows shrunk this hard denoised as well or better on
-#: all three types, although the likelihood of the pairs, and of the true pairs
-#: (``bootstrap_diagnostics.py``), peaks at fewer pseudo-counts.
+#: Chosen by PSNR, not likelihood: on FMD (``benchmarks/fmd.py``, README "Benchmarks")
+#: PN2V trained with rows shrunk this hard denoised as well or better on all three types
+#: (two seeds on two of them), although the likelihood of the pairs, and of the true
+#: pairs (``bootstrap_diagnostics.py``), peaks at fewer pseudo-counts.
 BOOTSTRAP_MIN_PSEUDO_COUNTS = 10_000.0
 
 
