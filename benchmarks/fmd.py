@@ -23,6 +23,8 @@ data (self-supervised); the 50-frame average is used only to score. Rows:
                  error left in (the engine's ``deflate=False``)
 * ``bm3d``       VST+BM3D: generalized Anscombe transform, BM3D (sigma 1), exact
                  unbiased inverse; a, b fitted on the same calibration pair
+* ``trad``       supervised U-Net (CARE) trained on the other-FOV pair (``supervised.py``;
+                 confocal types only)
 
 Every network gets the same preset and by default the preset's steps (the ``cpu``
 preset's 1300 fit 10 minutes on 2 cores), or the same time budget (``--minutes``) or
@@ -80,9 +82,9 @@ DATA = Path("/work/shared/data/fmd_fov19")
 CALIBRATION = Path("/work/shared/data/fmd_confocal_other_fov")
 DEFAULT_TYPES = ("Confocal_MICE", "Confocal_FISH", "TwoPhoton_MICE")
 DATA_RANGE = 255.0  # the paper's PSNR on 8-bit data
+NOT_RUN = "not run"  # the PSNR cell of a row that only shows the paper's number
 
-#: Row key -> label, in table order. ``trad`` (supervised U-Net) is not run: the
-#: engine has no supervised mode; its row shows the paper's number only.
+#: Row key -> label, in table order.
 METHODS: dict[str, str] = {
     "input": "Input",
     "n2v": "U-Net (N2V)",
@@ -97,6 +99,7 @@ METHODS: dict[str, str] = {
     "pn2v_boot_gmm": "U-Net (PN2V, bootstrapped GMM)",
     "pn2v_boot_plain": "U-Net (PN2V, bootstrapped, smoothed, pairs as measured)",
     "bm3d": "VST+BM3D",
+    "trad": "U-Net (trad.)",
 }
 #: The ablations run only when asked for.
 DEFAULT_METHODS = [
@@ -104,7 +107,6 @@ DEFAULT_METHODS = [
     for key in METHODS
     if key not in ("pn2v_raw", "pn2v_mix", "pn2v_gmm", "pn2v_boot_gmm", "pn2v_boot_plain")
 ]
-TRAD_LABEL = "U-Net (trad.)"
 
 #: Table 1, NR1 column (PSNR in dB, data range 255).
 PAPER_NR1: dict[str, dict[str, float]] = {
@@ -493,6 +495,43 @@ def method_bm3d(task: Task) -> dict[str, Outcome]:
     }
 
 
+def method_trad(task: Task) -> dict[str, Outcome]:
+    """Supervised U-Net trained on the other-FOV pair, the clean image on the noisy scale."""
+    from supervised import train_supervised
+
+    from pn2v_engine import Denoiser, run_predict
+
+    if task.calibration is None:
+        return {"trad": Outcome(None, notes=["no noisy/clean pair of another field of view"])}
+    clean, noisy, mapping = scaled_calibration_pair(task)
+    settings = network_settings(task, "n2v")
+    t = settings.training
+    notes = []
+    steps = task.steps or t.epochs * t.steps_per_epoch
+    if task.steps is None and task.minutes > 0:
+        warm = train_supervised(noisy, clean, settings, task.warmup_steps, task.device)
+        steps = max(1, round(task.minutes * 60 * warm.steps / warm.seconds))
+        notes.append(f"warm-up {warm.steps / warm.seconds:.2f} steps/s")
+    run = train_supervised(noisy, clean, settings, steps, task.device)
+    denoiser = Denoiser(settings, run.weights, run.normalisation, None, task.device)
+    outputs, seconds = [], []
+    for frame in task.noisy:
+        started = time.perf_counter()
+        outputs.append(run_predict(denoiser, frame).mmse)
+        seconds.append(time.perf_counter() - started)
+    notes.append(f"supervised on the other field of view's pair{mapping}")
+    notes.append(f"best val MSE {run.best_val_loss:.4g} (normalised)")
+    outcome = Outcome(
+        np.stack(outputs),
+        train_s=run.seconds,
+        steps=run.steps,
+        s_per_frame=float(np.mean(seconds)),
+        peak_rss_mb=peak_rss_mb(),
+        notes=notes,
+    )
+    return {"trad": outcome}
+
+
 #: Job name -> (function, rows it produces). A job runs if any of its rows is asked for.
 JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = {
     "input": (method_input, ("input",)),
@@ -507,6 +546,7 @@ JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = 
     "pn2v_boot_gmm": (method_pn2v_boot_gmm, ("pn2v_boot_gmm",)),
     "pn2v_boot_plain": (method_pn2v_boot_plain, ("pn2v_boot_plain",)),
     "bm3d": (method_bm3d, ("bm3d",)),
+    "trad": (method_trad, ("trad",)),
 }
 
 
@@ -595,7 +635,10 @@ def type_table(
                 "; ".join(o.notes) or "",
             ]
         )
-    rows.append([TRAD_LABEL, "not run", _num(paper.get("trad"), 2), *["-"] * 4, "-", "supervised"])
+    if "trad" not in outcomes:
+        rows.append(
+            [METHODS["trad"], NOT_RUN, _num(paper.get("trad"), 2), *["-"] * 4, "-", "supervised"]
+        )
     return markdown_table(headers, rows)
 
 
@@ -684,8 +727,8 @@ class TypeResult:
 
 
 def merge_tables(earlier: str, latest: str, note: str) -> str:
-    """``latest``'s rows, and ``earlier``'s for the methods ``latest`` lacks (their notes
-    start with ``note``), in the order of :data:`METHODS`."""
+    """``latest``'s rows, and ``earlier``'s for the methods ``latest`` lacks or did not run
+    (their notes start with ``note``), in the order of :data:`METHODS`."""
 
     def rows(table: str) -> dict[str, str]:
         return {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
@@ -696,12 +739,16 @@ def merge_tables(earlier: str, latest: str, note: str) -> str:
             cells[-2] = f" {'; '.join(filter(None, [note, cells[-2].strip()]))} "
         return "|".join(cells)
 
+    def ran(line: str) -> bool:
+        return line.split("|")[2].strip() != NOT_RUN
+
     old, new = rows(earlier), rows(latest)
-    merged = [
-        new[label] if label in new else noted(old[label])
-        for label in [*METHODS.values(), TRAD_LABEL]
-        if label in new or label in old
-    ]
+    merged = []
+    for label in METHODS.values():
+        if label in new and (ran(new[label]) or label not in old):
+            merged.append(new[label])
+        elif label in old:
+            merged.append(noted(old[label]) if ran(old[label]) else old[label])
     return "\n".join(latest.splitlines()[:2] + merged)
 
 

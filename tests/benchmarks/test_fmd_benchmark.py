@@ -30,7 +30,7 @@ PLAIN = "U-Net (PN2V, bootstrapped, smoothed, pairs as measured)"
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
 def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     rows = ["input", "n2v", "pn2v", "pn2v_prior", "pn2v_mix", "pn2v_boot_hist", "pn2v_boot"]
-    rows += ["pn2v_boot_gmm", "pn2v_boot_plain"]
+    rows += ["pn2v_boot_gmm", "pn2v_boot_plain", "trad"]
     command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE"]
     command += ["--steps", "3", "--in-process", "--out", str(tmp_path), "--methods", *rows]
     command += ["--set", *TINY]
@@ -53,6 +53,7 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         "U-Net (PN2V, bootstrapped, smoothed)",
         "U-Net (PN2V, bootstrapped GMM)",
         PLAIN,
+        "U-Net (trad.)",
     ):
         assert label in table, report
         psnr = table[label].split("|")[2].strip()
@@ -73,15 +74,20 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     # an N2V of 3 steps may leave nothing Gaussian-like to deflate: the row says either
     assert re.search(r"bootstrapped \((variance x \d\.\d\d-\d\.\d\d|not deflated)", smoothed)
     assert "variance x" not in table[PLAIN] and "not deflated" not in table[PLAIN]
+    assert "supervised on the other field of view's pair" in table["U-Net (trad.)"]
+    assert "| 38.38 |" in table["U-Net (trad.)"]  # the paper's figure beside it
     stored = sorted(p.name for p in (tmp_path / "fmd_results").iterdir())
     assert stored == ["Confocal_MICE.json", "Confocal_MICE.npz"]
     # a later run of another type adds its section and keeps this one
     command = [sys.executable, "benchmarks/fmd.py", "--types", "TwoPhoton_MICE", "--in-process"]
-    command += ["--out", str(tmp_path), "--methods", "input"]
+    command += ["--out", str(tmp_path), "--methods", "input", "trad"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     merged = (tmp_path / "fmd_results.md").read_text(encoding="utf-8")
     assert merged.index("## Confocal_MICE") < merged.index("## TwoPhoton_MICE")
+    two_photon = merged[merged.index("## TwoPhoton_MICE") :]
+    trad = next(line for line in two_photon.splitlines() if line.startswith("| U-Net (trad.)"))
+    assert trad.split("|")[2].strip() == "-" and "no noisy/clean pair" in trad
     assert table["U-Net (PN2V, bootstrapped GMM)"] in merged
     # --update reruns some rows of a type and keeps the others, noting where they come from
     command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE", "--in-process"]
@@ -92,8 +98,10 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     section = updated[updated.index("## Confocal_MICE") : updated.index("## TwoPhoton_MICE")]
     lines = [line for line in section.splitlines() if line.startswith(("| Input", "| U-Net"))]
     assert sorted(line.split("|")[1].strip() for line in lines) == sorted(table), section
-    kept = [line for line in lines if "from the run of" in line]  # not Input, not trad.
-    assert len(kept) == len(table) - 2 and not lines[0].count("from the run of")
+    # every row but Input is kept; the rerun's "not run" trad. row does not replace the real one
+    kept = [line for line in lines if "from the run of" in line]
+    assert len(kept) == len(table) - 1 and not lines[0].count("from the run of")
+    assert "not run" not in section
     assert "--update" in section and "rows noted" in section and "--steps 3" in section
     labels = json.loads((tmp_path / "fmd_results" / "Confocal_MICE.json").read_text())
     assert [label.split()[0] for label in labels["panel_labels"]] == [
