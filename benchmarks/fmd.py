@@ -18,9 +18,12 @@ data (self-supervised); the 50-frame average is used only to score. Rows:
                  noise model bootstrapped from the N2V row's prediction and the captures
                  (Prakash et al. 2020), N2V's own error taken out of the pairs' spread
                  as the engine does: their histogram as measured, smoothed where thin
-                 (the engine's default), or their mixture alone, tabulated
+                 (the engine's default), or their mixture alone, tabulated; each model
+                 keeps the N2V row's network, and PN2V training starts from it
 * ``pn2v_boot_plain`` (ablation)  ``pn2v_boot`` from the pairs as measured, N2V's
                  error left in (the engine's ``deflate=False``)
+* ``pn2v_boot_scratch`` (ablation)  ``pn2v_boot`` trained from random weights, not from
+                 the N2V row's network as the engine starts it (``warm_start=False``)
 * ``bm3d``       VST+BM3D: generalized Anscombe transform, BM3D (sigma 1), exact
                  unbiased inverse; a, b fitted on the same calibration pair
 * ``trad``       supervised U-Net (CARE) trained on the other-FOV pair (``supervised.py``;
@@ -76,6 +79,7 @@ if TYPE_CHECKING:
         NoiseModel,
         PoissonGaussianNoiseModel,
         Settings,
+        SourceNetwork,
     )
 
 DATA = Path("/work/shared/data/fmd_fov19")
@@ -98,6 +102,7 @@ METHODS: dict[str, str] = {
     "pn2v_boot": "U-Net (PN2V, bootstrapped, smoothed)",
     "pn2v_boot_gmm": "U-Net (PN2V, bootstrapped GMM)",
     "pn2v_boot_plain": "U-Net (PN2V, bootstrapped, smoothed, pairs as measured)",
+    "pn2v_boot_scratch": "U-Net (PN2V, bootstrapped, smoothed, from random weights)",
     "bm3d": "VST+BM3D",
     "trad": "U-Net (trad.)",
 }
@@ -105,7 +110,15 @@ METHODS: dict[str, str] = {
 DEFAULT_METHODS = [
     key
     for key in METHODS
-    if key not in ("pn2v_raw", "pn2v_mix", "pn2v_gmm", "pn2v_boot_gmm", "pn2v_boot_plain")
+    if key
+    not in (
+        "pn2v_raw",
+        "pn2v_mix",
+        "pn2v_gmm",
+        "pn2v_boot_gmm",
+        "pn2v_boot_plain",
+        "pn2v_boot_scratch",
+    )
 ]
 
 #: Table 1, NR1 column (PSNR in dB, data range 255).
@@ -165,6 +178,8 @@ class Task:
     job: str = ""
     #: The N2V row's prediction of each capture (bootstrapped noise models), once it ran.
     pseudo_clean: np.ndarray | None = None
+    #: The N2V row's network, which bootstrapped models keep (PN2V starts from it).
+    n2v_network: SourceNetwork | None = None
 
     @property
     def seed(self) -> int:
@@ -182,6 +197,8 @@ class Outcome:
     s_per_frame: float | None = None
     peak_rss_mb: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: An N2V run's network (the n2v row), for the bootstrapped rows.
+    network: SourceNetwork | None = None
 
 
 def calibration_name(fmd_type: str) -> str | None:
@@ -248,13 +265,19 @@ def estimated_model(task: Task) -> PoissonGaussianNoiseModel:
 
 def bootstrap_pairs(task: Task, deflate: bool = True) -> BootstrapPairs:
     """The N2V prediction of each capture paired with the capture, N2V's own error taken out
-    of their spread as the engine bootstraps (``deflate=False``: as measured)."""
+    of their spread as the engine bootstraps (``deflate=False``: as measured), with the N2V
+    network."""
     from pn2v_engine import BootstrapPairs
 
     if task.pseudo_clean is None:
         raise RuntimeError("the bootstrapped rows need the N2V row (add n2v to --methods)")
     summary = {"frames": len(task.noisy), "source": "the benchmark's N2V row"}
-    pairs = BootstrapPairs(list(task.pseudo_clean), list(task.noisy.astype(np.float32)), summary)
+    pairs = BootstrapPairs(
+        list(task.pseudo_clean),
+        list(task.noisy.astype(np.float32)),
+        summary,
+        network=task.n2v_network,
+    )
     return pairs.deflated() if deflate else pairs
 
 
@@ -309,6 +332,7 @@ def train_and_denoise(
 ) -> tuple[dict[str, np.ndarray], Outcome]:
     """Train on the captures within the budget, then denoise each capture separately."""
     from pn2v_engine import Denoiser, run_predict
+    from pn2v_engine.bootstrap import source_network
 
     trained = train_for(
         list(task.noisy),
@@ -336,12 +360,14 @@ def train_and_denoise(
         mmse.append(prediction.mmse)
         prior.append(prediction.prior_mean)
     val = min(r.history.val_loss) if r.history.val_loss else math.nan
+    started = [f"started from {r.started_from}"] if r.started_from else []
     outcome = Outcome(
         predictions=None,
         train_s=trained.seconds,
         steps=trained.steps,
         s_per_frame=float(np.mean(seconds)),
-        notes=[*trained.notes, f"best val loss {val:.4g}"],
+        notes=[*trained.notes, *started, f"best val loss {val:.4g}"],
+        network=source_network(r) if settings.mode == "n2v" else None,
     )
     return {"mmse": np.stack(mmse), "prior_mean": np.stack(prior)}, outcome
 
@@ -436,6 +462,15 @@ def method_pn2v_boot_plain(task: Task) -> dict[str, Outcome]:
 
     model = drive(bootstrap_pairs(task, deflate=False).iter_smoothed_histogram(seed=task.seed))
     return _pn2v_with(task, model, "pn2v_boot_plain")
+
+
+def method_pn2v_boot_scratch(task: Task) -> dict[str, Outcome]:
+    """``pn2v_boot`` trained from random weights (the model without its N2V network)."""
+    from pn2v_engine import drive
+
+    model = drive(bootstrap_pairs(task).iter_smoothed_histogram(seed=task.seed))
+    model.source_network = None
+    return _pn2v_with(task, model, "pn2v_boot_scratch")
 
 
 def method_pn2v_boot_gmm(task: Task) -> dict[str, Outcome]:
@@ -545,6 +580,7 @@ JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = 
     "pn2v_boot": (method_pn2v_boot, ("pn2v_boot",)),
     "pn2v_boot_gmm": (method_pn2v_boot_gmm, ("pn2v_boot_gmm",)),
     "pn2v_boot_plain": (method_pn2v_boot_plain, ("pn2v_boot_plain",)),
+    "pn2v_boot_scratch": (method_pn2v_boot_scratch, ("pn2v_boot_scratch",)),
     "bm3d": (method_bm3d, ("bm3d",)),
     "trad": (method_trad, ("trad",)),
 }
@@ -574,7 +610,8 @@ def run_methods(task: Task, methods: Sequence[str], isolate: bool) -> dict[str, 
         print(f"[{task.name}] {job} done in {time.perf_counter() - started:.0f} s", flush=True)
         outcomes.update({row: produced[row] for row in wanted})
         if job == "n2v" and produced["n2v"].predictions is not None:
-            task = dataclasses.replace(task, pseudo_clean=produced["n2v"].predictions)
+            n2v = produced["n2v"]
+            task = dataclasses.replace(task, pseudo_clean=n2v.predictions, n2v_network=n2v.network)
     return outcomes
 
 

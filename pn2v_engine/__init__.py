@@ -59,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "PoissonGaussianNoiseModel": "noise_models",
     "GaussianMixtureNoiseModel": "noise_models",
     "RangeReport": "noise_models",
+    "SourceNetwork": "noise_models",
     "MAX_OUT_OF_RANGE": "noise_models",
     "histogram_from_pairs": "noise_models",
     "estimate_poisson_gaussian": "noise_models",

@@ -3,7 +3,9 @@
 Without a calibration stack: train Noise2Void on the noisy images, take its prediction
 as a pseudo-clean signal, and build a noise model from the (prediction, noisy image)
 pairs: a Gaussian mixture (smooth, needs little data), the paper's histogram, or the
-histogram smoothed by the mixture.
+histogram smoothed by the mixture. The model keeps the Noise2Void network
+(:attr:`~pn2v_engine.noise_models.NoiseModel.source_network`), and PN2V training starts
+from it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .config import Settings, preset
 from .data import as_frames
 from .deflation import ESTIMATE_TOLERANCE, fit_deflation
 from .errors import ConfigError, NoiseModelError
-from .noise_models import HistogramNoiseModel, NoiseModel, histogram_from_pairs
+from .noise_models import HistogramNoiseModel, NoiseModel, SourceNetwork, histogram_from_pairs
 from .noise_models.gmm_fit import ROUNDING_SIGMA, iter_fit_gmm
 from .noise_models.histogram import DEFAULT_BINS, is_integer_valued
 from .noise_models.smoothing import iter_smooth_histogram
@@ -64,7 +66,8 @@ class BootstrapPairs:
     ``signal[i]`` is the N2V prediction of the noisy frame ``observation[i]``.
     ``value_range`` and ``integer`` describe the readings as recorded (default: from
     ``signal`` and ``observation``); they stay with the pairs when :meth:`deflated`
-    rescales the readings, so the models keep the recorded data's grid.
+    rescales the readings, so the models keep the recorded data's grid. ``network``,
+    the N2V network, goes with every model built from the pairs.
     """
 
     signal: list[np.ndarray]
@@ -72,6 +75,7 @@ class BootstrapPairs:
     summary: dict[str, Any]
     value_range: tuple[float, float] | None = None
     integer: bool | None = None
+    network: SourceNetwork | None = None
 
     def __post_init__(self) -> None:
         if self.value_range is None:
@@ -122,7 +126,7 @@ class BootstrapPairs:
         return self._histogram(bins, "histogram")
 
     def _histogram(self, bins: int, kind: str) -> HistogramNoiseModel:
-        return histogram_from_pairs(
+        model = histogram_from_pairs(
             self.signal,
             self.observation,
             bins=bins,
@@ -130,6 +134,8 @@ class BootstrapPairs:
             integer=self.integer,
             metadata=self._metadata(kind),
         )
+        model.source_network = self.network
+        return model
 
     def _flat(self) -> tuple[np.ndarray, np.ndarray]:
         signal = np.concatenate([p.ravel() for p in self.signal])
@@ -144,14 +150,14 @@ class BootstrapPairs:
         self, *, cancel: CancelToken | None = None, **fit_options: Any
     ) -> Generator[StageProgress, None, NoiseModel]:
         """A Gaussian mixture fitted to the pairs (options of :func:`iter_fit_gmm`)."""
-        return (
-            yield from iter_fit_gmm(
-                *self._flat(),
-                cancel=cancel,
-                metadata=self._metadata("gmm"),
-                **{"value_range": self.value_range, **self._fit_options(fit_options)},
-            )
+        model = yield from iter_fit_gmm(
+            *self._flat(),
+            cancel=cancel,
+            metadata=self._metadata("gmm"),
+            **{"value_range": self.value_range, **self._fit_options(fit_options)},
         )
+        model.source_network = self.network
+        return model
 
     def iter_smoothed_histogram(
         self, bins: int = DEFAULT_BINS, *, cancel: CancelToken | None = None, **fit_options: Any
@@ -161,15 +167,15 @@ class BootstrapPairs:
         :data:`BOOTSTRAP_MIN_PSEUDO_COUNTS`: the mixture's shape at the histogram's
         speed, with the pairs' counts kept."""
         measured = self._histogram(bins, "smoothed")
-        return (
-            yield from iter_smooth_histogram(
-                measured,
-                *self._flat(),
-                cancel=cancel,
-                min_pseudo_counts=BOOTSTRAP_MIN_PSEUDO_COUNTS,
-                **self._fit_options(fit_options),
-            )
+        model = yield from iter_smooth_histogram(
+            measured,
+            *self._flat(),
+            cancel=cancel,
+            min_pseudo_counts=BOOTSTRAP_MIN_PSEUDO_COUNTS,
+            **self._fit_options(fit_options),
         )
+        model.source_network = self.network
+        return model
 
 
 def iter_bootstrap_pairs(
@@ -193,7 +199,16 @@ def iter_bootstrap_pairs(
         result.settings, result.best_weights, result.normalisation, None, device=device
     )
     predictions = yield from _predict(denoiser, frames, cancel)
-    return BootstrapPairs(predictions, frames, _summary(result, frames))
+    return BootstrapPairs(
+        predictions, frames, _summary(result, frames), network=source_network(result)
+    )
+
+
+def source_network(result: TrainResult) -> SourceNetwork:
+    """An N2V run's best weights, as a bootstrapped noise model keeps them."""
+    weights = {name: value.numpy() for name, value in result.best_weights.items()}
+    n = result.normalisation
+    return SourceNetwork(weights, n.mean, n.std, result.settings.network.model_dump())
 
 
 def iter_bootstrap_noise_model(

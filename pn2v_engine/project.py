@@ -91,6 +91,7 @@ class TrainingSummary(BaseModel):
     stopped: bool
     best_val_loss: float | None
     warnings: list[str] = Field(default_factory=list)
+    started_from: str | None = None
 
 
 class Manifest(BaseModel):
@@ -193,6 +194,7 @@ def save_project(project: Project, path: str | os.PathLike) -> Path:
                 stopped=training.stopped,
                 best_val_loss=training.best_val_loss if training.history.val_loss else None,
                 warnings=training.warnings,
+                started_from=training.started_from,
             )
             if training
             else None
@@ -307,6 +309,7 @@ def load_project(path: str | os.PathLike) -> Project:
             epochs_done=manifest.training.epochs_done,
             stopped=manifest.training.stopped,
             warnings=manifest.training.warnings,
+            started_from=manifest.training.started_from,
         )
     return Project(
         settings=manifest.settings,

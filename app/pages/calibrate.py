@@ -495,6 +495,8 @@ class CalibratePage(QWidget):
             warnings.append(f"The pairs' spread includes Noise2Void's error: {deflation['reason']}")
         elif deflation:
             lines.append(f"Pairs kept as measured: {deflation['reason']}")
+        if model.source_network is not None:
+            lines.append("Keeps its Noise2Void network: PN2V training (step 3) starts from it")
         if bootstrap:
             warnings.append(
                 "Bootstrapped from a Noise2Void prediction: good without calibration frames, "

@@ -563,6 +563,8 @@ class TrainPage(QWidget):
             text = f"Stopped after {done} of {planned} epochs; weights kept ({loss})."
         else:
             text = f"Finished {done} epochs ({loss})."
+        if training.started_from:
+            text += f" Started from {training.started_from}."
         if not self.running:
             problem = self._resume_problem()
             if problem:

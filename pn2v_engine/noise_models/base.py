@@ -31,6 +31,41 @@ LOG_DENSITY_FLOOR = math.log(DENSITY_FLOOR)
 MAX_OUT_OF_RANGE = 0.05
 
 _REGISTRY: dict[str, type[NoiseModel]] = {}
+#: Prefix of the ``.npz`` members that hold a :class:`SourceNetwork`'s weights.
+_NETWORK_PREFIX = "source_network."
+
+
+@dataclass(frozen=True)
+class SourceNetwork:
+    """The trained Noise2Void network a bootstrapped noise model's signal came from.
+
+    PN2V training on the same images can start from it (see
+    :func:`pn2v_engine.training.iter_train`). ``weights`` is its state dict as numpy
+    arrays; ``mean`` and ``std`` the normalisation its inputs and outputs use;
+    ``network`` its network settings (``depth``, ``features``, ``output_scale``, ...).
+    """
+
+    weights: dict[str, np.ndarray]
+    mean: float
+    std: float
+    network: dict[str, Any]
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = {_NETWORK_PREFIX + name: value for name, value in self.weights.items()}
+        described = {"mean": self.mean, "std": self.std, "network": self.network}
+        arrays[_NETWORK_PREFIX.rstrip(".")] = np.array(json.dumps(described))
+        return arrays
+
+    @classmethod
+    def _pop_from(cls, arrays: dict[str, np.ndarray]) -> SourceNetwork | None:
+        """The network stored among ``arrays`` (its members removed), or ``None``."""
+        described = arrays.pop(_NETWORK_PREFIX.rstrip("."), None)
+        names = [name for name in arrays if name.startswith(_NETWORK_PREFIX)]
+        weights = {name.removeprefix(_NETWORK_PREFIX): arrays.pop(name) for name in names}
+        if described is None:
+            return None
+        text = json.loads(str(described))
+        return cls(weights, float(text["mean"]), float(text["std"]), dict(text["network"]))
 
 
 @dataclass(frozen=True)
@@ -56,6 +91,8 @@ class NoiseModel(ABC):
     """
 
     kind: ClassVar[str]
+    #: A bootstrapped model's Noise2Void network, kept with it (saved in its ``.npz``).
+    source_network: SourceNetwork | None = None
 
     def __init__(self, metadata: dict[str, Any] | None = None) -> None:
         self.metadata: dict[str, Any] = dict(metadata or {})
@@ -127,6 +164,8 @@ class NoiseModel(ABC):
 
         buffer = io.BytesIO()
         arrays = self._arrays()
+        if self.source_network is not None:
+            arrays.update(self.source_network._arrays())
         np.savez_compressed(
             buffer,
             kind=np.array(self.kind),
@@ -165,7 +204,10 @@ def noise_model_from_npz_bytes(data: bytes, name: str = "noise model") -> NoiseM
         )
     try:
         metadata = json.loads(str(arrays.pop("metadata", "{}")))
-        return _REGISTRY[kind]._from_arrays(arrays, metadata)
+        source = SourceNetwork._pop_from(arrays)
+        model = _REGISTRY[kind]._from_arrays(arrays, metadata)
+        model.source_network = source
+        return model
     except (KeyError, ValueError, TypeError) as exc:
         raise NoiseModelError(f"{name} is damaged: {exc}.", "Build the noise model again.") from exc
 

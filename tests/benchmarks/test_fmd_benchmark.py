@@ -25,12 +25,13 @@ TINY = [
 
 
 PLAIN = "U-Net (PN2V, bootstrapped, smoothed, pairs as measured)"
+SCRATCH = "U-Net (PN2V, bootstrapped, smoothed, from random weights)"
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
 def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     rows = ["input", "n2v", "pn2v", "pn2v_prior", "pn2v_mix", "pn2v_boot_hist", "pn2v_boot"]
-    rows += ["pn2v_boot_gmm", "pn2v_boot_plain", "trad"]
+    rows += ["pn2v_boot_gmm", "pn2v_boot_plain", "pn2v_boot_scratch", "trad"]
     command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE"]
     command += ["--steps", "3", "--in-process", "--out", str(tmp_path), "--methods", *rows]
     command += ["--set", *TINY]
@@ -53,6 +54,7 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         "U-Net (PN2V, bootstrapped, smoothed)",
         "U-Net (PN2V, bootstrapped GMM)",
         PLAIN,
+        SCRATCH,
         "U-Net (trad.)",
     ):
         assert label in table, report
@@ -74,6 +76,10 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     # an N2V of 3 steps may leave nothing Gaussian-like to deflate: the row says either
     assert re.search(r"bootstrapped \((variance x \d\.\d\d-\d\.\d\d|not deflated)", smoothed)
     assert "variance x" not in table[PLAIN] and "not deflated" not in table[PLAIN]
+    # bootstrapped PN2V starts from the N2V row's network, unless the row says otherwise
+    for row in (smoothed, table[PLAIN], table["U-Net (PN2V, bootstrapped GMM)"]):
+        assert "started from the Noise2Void network" in row
+    assert "started from" not in table[SCRATCH] and "started from" not in table["U-Net (PN2V)"]
     assert "supervised on the other field of view's pair" in table["U-Net (trad.)"]
     assert "| 38.38 |" in table["U-Net (trad.)"]  # the paper's figure beside it
     stored = sorted(p.name for p in (tmp_path / "fmd_results").iterdir())

@@ -29,7 +29,7 @@ from pn2v_engine.noise_models import (
 from pn2v_engine.prediction import Denoiser, run_predict
 from pn2v_engine.progress import Cancelled, CancelToken, StageProgress
 from pn2v_engine.project import Project, load_project, save_project
-from pn2v_engine.training import run_train
+from pn2v_engine.training import STARTED_FROM_BOOTSTRAP, run_train
 
 CAMERA = Camera(gain=2.0, offset=100.0, read_noise=6.0, bit_depth=16, quantum_efficiency=1.0)
 
@@ -339,8 +339,11 @@ def test_bootstrap_makes_a_usable_model(kind: str, demo: DemoData) -> None:
         tried = model.metadata["smoothing"]["pseudo_count_scores"]
         assert all(key == "inf" or float(key) >= BOOTSTRAP_MIN_PSEUDO_COUNTS for key in tried)
         assert model.bins <= 64 and model.row_counts().sum() == demo.images.size
+    # the model keeps the Noise2Void network, and PN2V training starts from it
+    assert model.source_network is not None and model.source_network.network["depth"] == 2
     result = run_train(list(demo.images), model, _tiny(), device="cpu")
     assert math.isfinite(result.best_val_loss)
+    assert result.started_from == STARTED_FROM_BOOTSTRAP and result.warnings == []
 
 
 def test_bootstrap_can_be_cancelled(demo: DemoData) -> None:
