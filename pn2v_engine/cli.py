@@ -358,6 +358,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             resume=project.training,
             device=args.device,
             allow_out_of_range=args.allow_out_of_range,
+            warm_start=not args.from_scratch,
         )
         try:
             while True:
@@ -372,6 +373,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             result = stop.value
     project.training = result
     path = save_project(project, output)
+    if result.started_from and not args.resume:
+        _say(f"Started from {result.started_from}.")
     for warning in result.warnings:
         _say(f"warning: {warning}")
     if result.stopped:
@@ -437,6 +440,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         _say(model.describe())
         for key, value in model.metadata.items():
             _say(f"  {key}: {value}")
+        if model.source_network is not None:
+            n = model.source_network.network
+            _say(
+                f"  keeps its Noise2Void network (depth {n.get('depth')}, "
+                f"{n.get('features')} features): PN2V training starts from it"
+            )
         return 0
     from .project import load_project
 
@@ -455,6 +464,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"  trained {t.epochs_done}/{t.settings.training.epochs} epochs ({state}), "
             f"best validation loss {t.best_val_loss:.4f}"
         )
+        if t.started_from:
+            _say(f"  started from {t.started_from}")
     else:
         _say("  not trained yet")
     for ref in project.training_images:
@@ -586,6 +597,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-out-of-range",
         action="store_true",
         help="Train even if many pixels lie outside the noise model's range.",
+    )
+    p.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="Start from random weights, not from a bootstrapped noise model's Noise2Void "
+        "network (the default when the noise model has one of the same size).",
     )
     p.set_defaults(run=cmd_train)
 

@@ -250,6 +250,8 @@ def test_bootstrap_from_training_images_gives_a_smoothed_histogram(qtbot, page, 
     assert any(f.startswith("Smoothing") for f in formats)
     assert any(f.startswith("Training N2V") for f in formats)
     assert "Bootstrapped from a Noise2Void prediction" in page.warnings.text()
+    assert model.source_network is not None  # kept for training to start from
+    assert "Keeps its Noise2Void network" in page.summary.text()
     assert len(page.model_view.curves) == 6
     # beside it, the histogram of the same (prediction, noisy) pairs, curves dashed
     view = page.model_view

@@ -391,3 +391,23 @@ def test_a_failed_training_reports_and_returns_to_idle(
     assert page.hint_label.text().startswith("Training failed:")
     assert page.start_button.isEnabled() and not page.stop_button.isEnabled()
     assert page.files.isEnabled()
+
+
+def test_a_bootstrapped_models_network_is_where_training_starts(
+    qtbot, page: TrainPage, context: AppContext, data: dict
+) -> None:
+    from pn2v_engine.bootstrap import source_network
+
+    images = [tifffile.imread(path) for path in data["images"]]
+    n2v = engine.run_train(images, None, tiny(mode="n2v", **{"network.n_samples": 1}), device="cpu")
+    model = engine.HistogramNoiseModel(data["model"].density, data["model"].low, data["model"].high)
+    model.source_network = source_network(n2v)
+    context.state.set_settings(tiny())
+    ready(qtbot, page, context, data["images"], model)
+    page.start_button.click()
+    qtbot.waitUntil(lambda: not page.running, timeout=TIMEOUT_MS)
+    training = context.state.training
+    assert training is not None and training.started_from is not None
+    summary = page.summary_label.text()
+    assert "Finished 3 epochs" in summary
+    assert "Started from the Noise2Void network of the bootstrapped noise model." in summary

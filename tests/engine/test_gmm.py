@@ -423,6 +423,21 @@ def test_cli_fit_gmm_and_bootstrap(demo: DemoData, tmp_path: Path, capsys) -> No
     assert "Noise2Void's own error taken out" in out or "Pairs kept as they are" in out
     assert main(["info", str(tmp_path / "boot.npz")]) == 0
     assert "bootstrap" in capsys.readouterr().out
+    # PN2V training starts from the bootstrap's Noise2Void network, unless told otherwise
+    train = ["train", str(images), "--noise-model", str(tmp_path / "boot_smooth.npz")]
+    train += ["--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "4"]
+    train += ["--patch-size", "32", "--device", "cpu"]
+    for extra, started in (([], True), (["--from-scratch"], False)):
+        output = tmp_path / f"warm_{started}.pn2v"
+        assert main([*train, *extra, "-o", str(output)]) == 0
+        said = capsys.readouterr().out
+        assert ("Started from the Noise2Void network" in said) is started, said
+        training = load_project(output).training
+        assert training is not None and (training.started_from is not None) is started
+        assert main(["info", str(output)]) == 0
+        assert ("started from the Noise2Void network" in capsys.readouterr().out) is started
+    assert main(["info", str(tmp_path / "boot_smooth.npz")]) == 0
+    assert "keeps its Noise2Void network (depth 3, 32 features)" in capsys.readouterr().out
 
 
 def test_cli_fit_gmm_errors(demo: DemoData, tmp_path: Path, capsys) -> None:
