@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_training import _settings as tiny_settings
 
 from pn2v_engine import Project, load_project, save_project
 from pn2v_engine.bootstrap import BootstrapPairs, source_network
@@ -23,18 +24,9 @@ from pn2v_engine.training import (
 
 
 def _settings(mode: str = "pn2v", **changes: object) -> Settings:
-    base = {
-        "network.depth": 2,
-        "network.features": 8,
-        "network.n_samples": 16 if mode == "pn2v" else 1,
-        "training.patch_size": 32,
-        "training.batch_size": 4,
-        "training.epochs": 1,
-        "training.steps_per_epoch": 40,
-        "training.learning_rate": 3e-3,
-        "training.val_patches": 8,
-    }
-    return Settings(mode=mode).with_changes(**(base | changes))
+    """test_training's tiny network, one epoch of 40 steps, validated on 8 patches."""
+    base = {"training.epochs": 1, "training.steps_per_epoch": 40, "training.val_patches": 8}
+    return tiny_settings(mode, **(base | changes))
 
 
 @pytest.fixture(scope="module")
