@@ -485,9 +485,12 @@ def method_pn2v_boot_gmm(task: Task) -> dict[str, Outcome]:
 
 
 def tabulated(mixture: GaussianMixtureNoiseModel, grid: HistogramNoiseModel) -> NoiseModel:
-    """``mixture`` alone on ``grid``'s bins (no counts: the mixture's shape everywhere)."""
+    """``mixture`` alone on ``grid``'s bins (no counts: the mixture's shape everywhere), with
+    the mixture's N2V network where it has one."""
     metadata = {**mixture.metadata, "tabulated_from": mixture.describe()}
-    return mixture.tabulate(grid.low, grid.high, grid.bins, metadata=metadata)
+    model = mixture.tabulate(grid.low, grid.high, grid.bins, metadata=metadata)
+    model.source_network = mixture.source_network
+    return model
 
 
 def scaled_calibration_pair(task: Task) -> tuple[np.ndarray, np.ndarray, str]:

@@ -5,7 +5,7 @@ the masked pixels (the loss needs nothing else), patches are cut on the fly,
 and the loop is cancellable between passes and resumable from its checkpoint.
 A small crop can be denoised at the end of epochs for a live preview. PN2V with a
 bootstrapped noise model starts from the Noise2Void network the model came from
-(:func:`warm_start`).
+(:func:`start_from_network`).
 """
 
 from __future__ import annotations
@@ -109,11 +109,13 @@ def build_network(settings: Settings) -> SampleNetwork:
     )
 
 
-#: :attr:`TrainResult.started_from` of a run that :func:`warm_start` started.
+#: :attr:`TrainResult.started_from` of a run that :func:`start_from_network` started.
 STARTED_FROM_BOOTSTRAP = "the Noise2Void network of the bootstrapped noise model"
 
 
-def warm_start(network: SampleNetwork, source: SourceNetwork, settings: Settings) -> str | None:
+def start_from_network(
+    network: SampleNetwork, source: SourceNetwork, settings: Settings
+) -> str | None:
     """Start ``network`` from ``source``: its trunk, and each sample at its prediction.
 
     The trunk's weights are copied; each of the K samples' head weights is the
@@ -173,7 +175,7 @@ class _Trainer:
         if resume is not None:
             self.started_from = resume.started_from
         elif start is not None:
-            self.not_started_from = warm_start(network, start, settings)
+            self.not_started_from = start_from_network(network, start, settings)
             if self.not_started_from is None:
                 self.started_from = STARTED_FROM_BOOTSTRAP
                 self.normalisation = Normalisation(start.mean, start.std)
@@ -473,7 +475,7 @@ def iter_train(
     warm_start
         For PN2V with a bootstrapped noise model that keeps its Noise2Void network
         (:attr:`NoiseModel.source_network <pn2v_engine.noise_models.NoiseModel>`),
-        start from that network (:func:`warm_start`; the run's normalisation is
+        start from that network (:func:`start_from_network`; the run's normalisation is
         then the network's) when it has this run's depth and width; otherwise,
         and with ``False``, from random weights. Not for resumed runs.
 

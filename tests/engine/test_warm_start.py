@@ -19,7 +19,7 @@ from pn2v_engine.training import (
     TrainResult,
     build_network,
     run_train,
-    warm_start,
+    start_from_network,
 )
 
 
@@ -60,7 +60,7 @@ def test_the_samples_start_around_the_n2v_prediction(
     started = build_network(settings)
     torch.manual_seed(0)
     scratch = build_network(settings)
-    assert warm_start(started, bootstrapped.source_network, settings) is None
+    assert start_from_network(started, bootstrapped.source_network, settings) is None
     source = build_network(_settings("n2v"))
     source.load_state_dict(n2v.best_weights)
     patch = torch.from_numpy(demo.images[0][None, None, :64, :64].astype(np.float32))
