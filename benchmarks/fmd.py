@@ -485,12 +485,9 @@ def method_pn2v_boot_gmm(task: Task) -> dict[str, Outcome]:
 
 
 def tabulated(mixture: GaussianMixtureNoiseModel, grid: HistogramNoiseModel) -> NoiseModel:
-    """``mixture`` alone on ``grid``'s bins (no counts: the mixture's shape everywhere), with
-    the mixture's N2V network where it has one."""
+    """``mixture`` alone on ``grid``'s bins (no counts: the mixture's shape everywhere)."""
     metadata = {**mixture.metadata, "tabulated_from": mixture.describe()}
-    model = mixture.tabulate(grid.low, grid.high, grid.bins, metadata=metadata)
-    model.source_network = mixture.source_network
-    return model
+    return mixture.tabulate(grid.low, grid.high, grid.bins, metadata=metadata)
 
 
 def scaled_calibration_pair(task: Task) -> tuple[np.ndarray, np.ndarray, str]:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from pn2v_engine import Settings
-from pn2v_engine.data import Normalisation, grid_patches, split_train_validation
+from pn2v_engine.data import Normalisation, _transform, grid_patches, split_train_validation
 from pn2v_engine.training import build_network
 
 
@@ -55,10 +55,7 @@ class PairSampler:
             y = int(self.rng.integers(0, height - p + 1))
             x = int(self.rng.integers(0, width - p + 1))
             k = int(self.rng.integers(0, 8))
-            patch = self.pair[:, y : y + p, x : x + p]
-            if k >= 4:
-                patch = patch.flip(-1)
-            patches.append(torch.rot90(patch, k % 4, dims=(-2, -1)))
+            patches.append(_transform(self.pair[:, y : y + p, x : x + p], k))
         both = torch.stack(patches).contiguous()
         return both[:, :1], both[:, 1:]
 

@@ -167,15 +167,15 @@ class BootstrapPairs:
         :data:`BOOTSTRAP_MIN_PSEUDO_COUNTS`: the mixture's shape at the histogram's
         speed, with the pairs' counts kept."""
         measured = self._histogram(bins, "smoothed")
-        model = yield from iter_smooth_histogram(
-            measured,
-            *self._flat(),
-            cancel=cancel,
-            min_pseudo_counts=BOOTSTRAP_MIN_PSEUDO_COUNTS,
-            **self._fit_options(fit_options),
+        return (
+            yield from iter_smooth_histogram(
+                measured,
+                *self._flat(),
+                cancel=cancel,
+                min_pseudo_counts=BOOTSTRAP_MIN_PSEUDO_COUNTS,
+                **self._fit_options(fit_options),
+            )
         )
-        model.source_network = self.network
-        return model
 
 
 def iter_bootstrap_pairs(

@@ -173,11 +173,13 @@ class GaussianMixtureNoiseModel(NoiseModel):
         then run at the histogram's speed (a table lookup instead of ``C`` Gaussians)
         with the mixture's smooth shape. ``counts`` (the pairs the mixture was fitted
         to, if binned on the same grid) are kept for display and checks; ``metadata``
-        replaces this model's.
+        replaces this model's; its source network is kept.
         """
         width = (high - low) / bins
         mass = self.bin_masses(low, high, bins)
-        return HistogramNoiseModel(mass / width, low, high, counts=counts, metadata=metadata)
+        table = HistogramNoiseModel(mass / width, low, high, counts=counts, metadata=metadata)
+        table.source_network = self.source_network
+        return table
 
     def bin_masses(self, low: float, high: float, bins: int) -> np.ndarray:
         """Float64 ``(bins, bins)``: row ``i`` is the probability of each observation bin

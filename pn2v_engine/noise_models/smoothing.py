@@ -99,7 +99,7 @@ def iter_smooth_histogram(
     The pairs are those the histogram counted (or a random sample of them); they fit the
     mixture and choose the pseudo-counts (:func:`held_out_nll`), from
     ``min_pseudo_counts`` up (0: the whole grid). The result keeps
-    ``measured``'s counts and metadata and adds ``"smoothing"``. ``fit_options`` are
+    ``measured``'s counts, metadata and source network and adds ``"smoothing"``. ``fit_options`` are
     those of :func:`~.gmm_fit.iter_fit_gmm` (``seed``, ``n_components``, ...). Yields
     ``smoothing`` progress in fitting steps; raises what
     :func:`~.gmm_fit.iter_fit_gmm` raises (too few pairs, cancelled).
@@ -144,10 +144,12 @@ def iter_smooth_histogram(
         },
     }
     probability = shrink_rows(counts, mass, alpha)
-    return HistogramNoiseModel(
+    smoothed = HistogramNoiseModel(
         probability / measured.width,
         measured.low,
         measured.high,
         counts=measured.counts,
         metadata=metadata,
     )
+    smoothed.source_network = measured.source_network
+    return smoothed
