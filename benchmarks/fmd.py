@@ -39,6 +39,8 @@ are kept in ``OUT/fmd_results/``, so runs of different types add up to one repor
     python benchmarks/fmd.py --quick
     python benchmarks/fmd.py --types Confocal_MICE --methods input bm3d
     python benchmarks/fmd.py --minutes 5 --set training.learning_rate=2e-3 network.features=48
+    python benchmarks/fmd.py --methods n2v pn2v_boot --keep-projects kept
+    python benchmarks/fmd.py --methods n2v pn2v_boot --reuse-n2v kept --pn2v-set training.epochs=13
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from common import (
+    Trained,
     budget_text,
     fit_poisson_gaussian,
     image_grid,
@@ -69,6 +72,7 @@ from common import (
     structured_crop,
     train_for,
     vst_bm3d,
+    with_total_steps,
 )
 
 if TYPE_CHECKING:
@@ -172,6 +176,10 @@ class Task:
     bm3d_profile: str = "np"
     device: str = "cpu"
     weights: str = "best"
+    #: Dotted setting changes for the PN2V networks only (on top of ``settings``).
+    pn2v_changes: dict = field(default_factory=dict)
+    #: Where an earlier ``--keep-projects`` run saved the N2V row's network, to reuse it.
+    reuse_n2v: Path | None = None
     #: Where to save each trained network as a project (None: not saved).
     keep_projects: Path | None = None
     #: The job being run (names a kept project).
@@ -318,13 +326,30 @@ def describe_model(model: NoiseModel) -> str:
 
 
 def network_settings(task: Task, mode: str) -> Settings:
-    """The task's settings for ``pn2v``, or N2V: one output, MSE, same preset otherwise."""
+    """The task's settings for ``pn2v`` (with its PN2V-only changes), or N2V: one output,
+    MSE, same preset otherwise."""
     from pn2v_engine import parse_settings
 
     settings = parse_settings(task.settings)
     if mode == "n2v":
-        settings = settings.with_changes(mode="n2v", **{"network.n_samples": 1})
-    return settings
+        return settings.with_changes(mode="n2v", **{"network.n_samples": 1})
+    return settings.with_changes(**task.pn2v_changes)
+
+
+def reused_n2v(task: Task, settings: Settings) -> Trained:
+    """The N2V network an earlier run kept (``--reuse-n2v``), trained with ``settings``."""
+    from pn2v_engine import load_project
+
+    path = task.reuse_n2v / f"{task.name}_n2v.pn2v"
+    if task.minutes > 0 and task.steps is None:
+        raise RuntimeError("--reuse-n2v needs a step budget (--steps or the preset's epochs)")
+    expected = settings if task.steps is None else with_total_steps(settings, task.steps)
+    r = load_project(path).training
+    if r is None or r.settings != expected:
+        raise RuntimeError(f"{path} was not trained with this run's N2V settings")
+    t = r.settings.training
+    seconds = r.history.elapsed_s[-1] if r.history.elapsed_s else math.nan
+    return Trained(r, seconds, t.epochs * t.steps_per_epoch, 0.0, [f"reused {path}"])
 
 
 def train_and_denoise(
@@ -334,15 +359,18 @@ def train_and_denoise(
     from pn2v_engine import Denoiser, run_predict
     from pn2v_engine.bootstrap import source_network
 
-    trained = train_for(
-        list(task.noisy),
-        noise_model,
-        settings,
-        task.minutes,
-        task.warmup_steps,
-        task.device,
-        task.steps,
-    )
+    if task.reuse_n2v is not None and settings.mode == "n2v":
+        trained = reused_n2v(task, settings)
+    else:
+        trained = train_for(
+            list(task.noisy),
+            noise_model,
+            settings,
+            task.minutes,
+            task.warmup_steps,
+            task.device,
+            task.steps,
+        )
     r = trained.result
     if task.keep_projects is not None:
         from pn2v_engine import Project, save_project
@@ -884,6 +912,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="dotted setting changes for the N2V/PN2V runs, e.g. training.learning_rate=2e-3",
     )
+    parser.add_argument(
+        "--pn2v-set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dotted setting changes for the PN2V runs only (after --set), e.g. training.epochs=13",
+    )
+    parser.add_argument(
+        "--reuse-n2v",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="take the N2V row's network from DIR/TYPE_n2v.pn2v (kept by an earlier "
+        "--keep-projects run with the same settings) instead of training it again",
+    )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default docs)")
     parser.add_argument("--quick", action="store_true", help="1 type, 20 s per network")
     parser.add_argument(
@@ -935,12 +978,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     changes = {"training.seed": args.seed, **parse_changes(args.set)}
     settings = preset(args.preset).with_changes(**changes)
+    pn2v_changes = parse_changes(args.pn2v_set)
+    settings.with_changes(**pn2v_changes)  # refuse a bad change before any training
     prior_strength = DEFAULT_PRIOR_STRENGTH if args.prior_strength is None else args.prior_strength
     command = "python benchmarks/fmd.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     info = machine_info()
     budget = budget_text(args.steps, args.minutes)
     settings_text = (
-        f"Settings: preset `{args.preset}`, changes `{changes}`, training budget {budget}, "
+        f"Settings: preset `{args.preset}`, changes `{changes}`"
+        + (f", PN2V only `{pn2v_changes}`" if pn2v_changes else "")
+        + f", training budget {budget}, "
         f"weights `{args.weights}`, histogram prior strength {prior_strength:g}, "
         f"device `{args.device}`.\n\nPN2V settings: `{settings.model_dump_json()}`"
     )
@@ -962,6 +1009,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bm3d_profile=args.bm3d_profile,
             device=args.device,
             weights=args.weights,
+            pn2v_changes=pn2v_changes,
+            reuse_n2v=args.reuse_n2v,
             keep_projects=args.keep_projects,
         )
         outcomes = run_methods(task, args.methods, isolate=not args.in_process)

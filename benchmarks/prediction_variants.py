@@ -5,7 +5,8 @@ mean; the prior samples pooled over the 8 rotations and mirrors, or their 8 MMSE
 averaged; a true blind spot at
 prediction (each pixel masked as in training, 9 passes); the prior samples' spread
 around their mean scaled by ``alpha``; another noise model (a histogram over another
-range, a Gaussian mixture of the same calibration pair).
+range, a Gaussian mixture of the same calibration pair); for a bootstrapped noise model,
+the MMSE averaged with the prediction of the Noise2Void network the model keeps.
 
     pn2v calibrate --signal CLEAN.tif NOISY.tif -o nm.npz
     pn2v train .../Confocal_MICE_{1,2,3,4}.png --noise-model nm.npz -o mice.pn2v
@@ -42,6 +43,22 @@ class Variants:
         if not denoiser.probabilistic:
             raise SystemExit(f"{project_path} is not a PN2V project")
         self.generator = torch.Generator().manual_seed(0)
+        self.source = getattr(self.noise_model, "source_network", None)
+
+    def source_prediction(self, observed: torch.Tensor) -> np.ndarray | None:
+        """The bootstrap's Noise2Void prediction of ``observed``, if the model keeps one."""
+        if self.source is None:
+            return None
+        from pn2v_engine.data import Normalisation
+        from pn2v_engine.unet import UNet
+
+        settings = self.source.network
+        network = UNet(settings["depth"], settings["features"], 1, settings["output_scale"])
+        network.load_state_dict({k: torch.from_numpy(v) for k, v in self.source.weights.items()})
+        normalisation = Normalisation(self.source.mean, self.source.std)
+        with torch.inference_mode():
+            out = network.eval()(normalisation.apply(observed).contiguous()[None, None])
+        return normalisation.invert(out[0, 0]).numpy()
 
     def _trunk(self, image: torch.Tensor) -> torch.Tensor:
         """(C, Y, X) features of a normalised (Y, X) image."""
@@ -126,6 +143,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--type", default="Confocal_MICE", help="FMD type it was trained on")
     parser.add_argument("--captures", type=int, default=4, help="captures to score (1-4)")
     parser.add_argument("--alphas", nargs="+", type=float, default=[0.7, 0.85])
+    parser.add_argument(
+        "--blends",
+        nargs="+",
+        type=float,
+        default=[0.5, 0.75],
+        help="weights of the MMSE in its average with the bootstrap's N2V prediction",
+    )
     args = parser.parse_args(argv)
     from pn2v_engine import histogram_from_pairs, psnr, run_fit_gmm
 
@@ -161,6 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         record("MMSE, blind spot at prediction (9 passes)", variants.mmse(blind, x)[0])
         for name, model in models.items():
             record(f"MMSE, noise model: {name}", variants.mmse(plain, x, 1.0, model)[0])
+        n2v = variants.source_prediction(x)
+        if n2v is not None:
+            record("the bootstrap's N2V network", n2v)
+            for weight in args.blends:
+                record(f"{weight:g} MMSE + {1 - weight:g} N2V", weight * mmse + (1 - weight) * n2v)
         print(f"capture done: {len(scores['prior mean'])}", flush=True)
 
     rows = [

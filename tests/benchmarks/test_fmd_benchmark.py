@@ -143,6 +143,28 @@ def test_fmd_benchmark_keeps_the_networks_it_scored(tmp_path: Path) -> None:
         first_capture = float(row.split("|")[8].split("/")[0])
         prediction = run_predict(project.denoiser("cpu"), noisy).mmse
         assert psnr(gt, prediction, data_range=255.0) == pytest.approx(first_capture, abs=0.006)
+    # a later run reuses the kept N2V network, and changes only the PN2V network's settings
+    n2v_row = next(line for line in report.splitlines() if line.startswith("| U-Net (N2V) |"))
+    again = tmp_path / "again"
+    command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE", "--steps", "3"]
+    command += ["--in-process", "--out", str(again), "--methods", "n2v", "pn2v_boot"]
+    command += ["--reuse-n2v", str(kept), "--keep-projects", str(again), "--set", *TINY]
+    command += ["--pn2v-set", "training.learning_rate=0.0005"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rerun = (again / "fmd_results.md").read_text(encoding="utf-8")
+    reused = next(line for line in rerun.splitlines() if line.startswith("| U-Net (N2V) |"))
+    same = [2, 3, 5, 8]  # PSNR, paper, steps, per capture (not the seconds and memory)
+    assert [reused.split("|")[i] for i in same] == [n2v_row.split("|")[i] for i in same]
+    assert f"reused {kept / 'Confocal_MICE_n2v.pn2v'}" in reused
+    boot = load_project(again / "Confocal_MICE_pn2v_boot.pn2v")
+    assert boot.training.settings.training.learning_rate == 0.0005
+    assert boot.training.started_from is not None
+    # ... but not one trained with other settings
+    command[command.index("training.batch_size=2")] = "training.batch_size=4"
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    refused = (again / "fmd_results.md").read_text(encoding="utf-8")
+    assert "was not trained with this run's N2V settings" in refused
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
