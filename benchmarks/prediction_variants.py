@@ -43,7 +43,8 @@ class Variants:
         if not denoiser.probabilistic:
             raise SystemExit(f"{project_path} is not a PN2V project")
         self.generator = torch.Generator().manual_seed(0)
-        self.source = getattr(self.noise_model, "source_network", None)
+        # the project's model, not the denoiser's copy of it on the device, keeps the network
+        self.source = getattr(project.noise_model, "source_network", None)
 
     def source_prediction(self, observed: torch.Tensor) -> np.ndarray | None:
         """The bootstrap's Noise2Void prediction of ``observed``, if the model keeps one."""

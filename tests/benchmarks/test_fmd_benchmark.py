@@ -214,20 +214,26 @@ def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
         }
     )
     result = run_train(frames, model, settings, device="cpu")
+    # as a bootstrapped model would, the model keeps a Noise2Void network
+    from pn2v_engine import Denoiser
+    from pn2v_engine.bootstrap import n2v_settings, source_network
+
+    n2v = run_train(frames, None, n2v_settings(settings), device="cpu")
+    model.source_network = source_network(n2v)
     project = save_project(
         Project(settings=result.settings, noise_model=model, training=result),
         tmp_path / "tiny.pn2v",
     )
     command = [sys.executable, "benchmarks/prediction_variants.py", str(project)]
-    command += ["--captures", "1", "--alphas", "0.8"]
+    command += ["--captures", "1", "--alphas", "0.8", "--blends", "0.6"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rows = {
         line.split("|")[1].strip(): float(line.split("|")[2])
         for line in done.stdout.splitlines()
-        if line.startswith("| MMSE") or line.startswith("| prior")
+        if line.startswith(("| MMSE", "| prior", "| the bootstrap's", "| 0.6 MMSE"))
     }
-    assert len(rows) == 9, done.stdout
+    assert len(rows) == 11, done.stdout
     assert all(15 < value < 45 for value in rows.values())
     # the engine's own prediction and this script's MMSE agree
     from pn2v_engine import load_project, psnr, run_predict
@@ -235,6 +241,12 @@ def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
     gt = read_image(DATA / "gt" / "Confocal_MICE_1.png").data[0]
     engine = run_predict(load_project(project).denoiser("cpu"), frames[0]).mmse
     assert abs(psnr(gt, engine, data_range=255.0) - rows["MMSE (as the engine predicts)"]) < 0.01
+    denoiser = Denoiser(n2v.settings, n2v.best_weights, n2v.normalisation, None, "cpu")
+    engine_n2v = run_predict(denoiser, frames[0]).mmse
+    n2v_psnr = psnr(gt, engine_n2v, data_range=255.0)
+    assert abs(n2v_psnr - rows["the bootstrap's N2V network"]) < 0.01
+    blend = psnr(gt, 0.6 * engine + 0.4 * engine_n2v, data_range=255.0)
+    assert abs(blend - rows["0.6 MMSE + 0.4 N2V"]) < 0.01
     # the same project, its noise model swapped at prediction for thinner calibrations
     command = [sys.executable, "benchmarks/calibration_fraction.py", "--predict-with"]
     command += [str(project), "--fractions", "1", "0.01", "--out", str(tmp_path)]
