@@ -13,6 +13,8 @@ data (self-supervised); the 50-frame average is used only to score. Rows:
 * ``pn2v_mix``   (ablation) the same with the pair's mixture alone, tabulated
 * ``pn2v_gmm``   (ablation) PN2V MMSE with the Gaussian mixture of the same pair used
                  directly (not tabulated: about 1.8x slower per step)
+* ``pn2v_warm``  (ablation) ``pn2v`` started from the N2V row's network, as bootstrapped
+                 PN2V starts (twice the training: the N2V run's and this one's)
 * ``pn2v_est``   PN2V MMSE with the Poisson-Gaussian model estimated from the captures
 * ``pn2v_boot_hist``, ``pn2v_boot``, ``pn2v_boot_gmm`` (ablation)  PN2V MMSE with a
                  noise model bootstrapped from the N2V row's prediction and the captures
@@ -101,6 +103,7 @@ METHODS: dict[str, str] = {
     "pn2v_raw": "U-Net (PN2V, histogram not smoothed)",
     "pn2v_mix": "U-Net (PN2V, calibration mixture alone, tabulated)",
     "pn2v_gmm": "U-Net (PN2V, GMM of the calibration pair, direct)",
+    "pn2v_warm": "U-Net (PN2V, started from the N2V row's network)",
     "pn2v_est": "U-Net (PN2V, est. NM)",
     "pn2v_boot_hist": "U-Net (PN2V, bootstrapped histogram)",
     "pn2v_boot": "U-Net (PN2V, bootstrapped, smoothed)",
@@ -119,6 +122,7 @@ DEFAULT_METHODS = [
         "pn2v_raw",
         "pn2v_mix",
         "pn2v_gmm",
+        "pn2v_warm",
         "pn2v_boot_gmm",
         "pn2v_boot_plain",
         "pn2v_boot_scratch",
@@ -470,6 +474,15 @@ def method_pn2v_est(task: Task) -> dict[str, Outcome]:
     return _pn2v_with(task, estimated_model(task), "pn2v_est")
 
 
+def method_pn2v_warm(task: Task) -> dict[str, Outcome]:
+    """``pn2v`` with the same noise model, started from the N2V row's network."""
+    if task.n2v_network is None:
+        raise RuntimeError("pn2v_warm needs the N2V row (add n2v to --methods)")
+    model = histogram_model(task)
+    model.source_network = task.n2v_network
+    return _pn2v_with(task, model, "pn2v_warm")
+
+
 def method_pn2v_boot_hist(task: Task) -> dict[str, Outcome]:
     """PN2V with the histogram of (N2V prediction, capture) pairs."""
     return _pn2v_with(task, bootstrap_pairs(task).histogram(), "pn2v_boot_hist")
@@ -603,6 +616,7 @@ JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = 
     "pn2v_raw": (method_pn2v_raw, ("pn2v_raw",)),
     "pn2v_mix": (method_pn2v_mix, ("pn2v_mix",)),
     "pn2v_gmm": (method_pn2v_gmm, ("pn2v_gmm",)),
+    "pn2v_warm": (method_pn2v_warm, ("pn2v_warm",)),
     "pn2v_est": (method_pn2v_est, ("pn2v_est",)),
     "pn2v_boot_hist": (method_pn2v_boot_hist, ("pn2v_boot_hist",)),
     "pn2v_boot": (method_pn2v_boot, ("pn2v_boot",)),

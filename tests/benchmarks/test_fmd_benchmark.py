@@ -150,6 +150,7 @@ def test_fmd_benchmark_keeps_the_networks_it_scored(tmp_path: Path) -> None:
     command += ["--in-process", "--out", str(again), "--methods", "n2v", "pn2v_boot"]
     command += ["--reuse-n2v", str(kept), "--keep-projects", str(again), "--set", *TINY]
     command += ["--pn2v-set", "training.learning_rate=0.0005"]
+    command[command.index("pn2v_boot")] = "pn2v_warm"
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     rerun = (again / "fmd_results.md").read_text(encoding="utf-8")
@@ -157,9 +158,15 @@ def test_fmd_benchmark_keeps_the_networks_it_scored(tmp_path: Path) -> None:
     same = [2, 3, 5, 8]  # PSNR, paper, steps, per capture (not the seconds and memory)
     assert [reused.split("|")[i] for i in same] == [n2v_row.split("|")[i] for i in same]
     assert f"reused {kept / 'Confocal_MICE_n2v.pn2v'}" in reused
-    boot = load_project(again / "Confocal_MICE_pn2v_boot.pn2v")
-    assert boot.training.settings.training.learning_rate == 0.0005
-    assert boot.training.started_from is not None
+    warm = load_project(again / "Confocal_MICE_pn2v_warm.pn2v")
+    assert warm.training.settings.training.learning_rate == 0.0005
+    # the calibrated model, started from the N2V network as bootstrapped PN2V starts
+    assert warm.training.started_from is not None
+    assert "bootstrap" not in warm.noise_model.metadata
+    row = "| U-Net (PN2V, started from the N2V row's network) |"
+    assert "started from the Noise2Void network" in next(
+        line for line in rerun.splitlines() if line.startswith(row)
+    )
     # ... but not one trained with other settings
     command[command.index("training.batch_size=2")] = "training.batch_size=4"
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
