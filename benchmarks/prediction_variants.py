@@ -19,14 +19,28 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from common import markdown_table
 from fmd import CALIBRATION, DATA, DATA_RANGE, load_type
 
+if TYPE_CHECKING:
+    from pn2v_engine import Denoiser, SourceNetwork
+
 #: Pixels whose statistics are computed at once (memory: pixels x samples x 8).
 CHUNK = 8192
+
+
+def _n2v_denoiser(source: SourceNetwork) -> Denoiser:
+    """The engine's denoiser for a bootstrapped model's Noise2Void network."""
+    from pn2v_engine import Denoiser, parse_settings
+    from pn2v_engine.data import Normalisation
+
+    settings = parse_settings({"mode": "n2v", "network": source.network})
+    weights = {name: torch.from_numpy(value) for name, value in source.weights.items()}
+    return Denoiser(settings, weights, Normalisation(source.mean, source.std), None, "cpu")
 
 
 class Variants:
@@ -44,22 +58,16 @@ class Variants:
             raise SystemExit(f"{project_path} is not a PN2V project")
         self.generator = torch.Generator().manual_seed(0)
         # the project's model, not the denoiser's copy of it on the device, keeps the network
-        self.source = getattr(project.noise_model, "source_network", None)
+        source = getattr(project.noise_model, "source_network", None)
+        self.n2v = None if source is None else _n2v_denoiser(source)
 
     def source_prediction(self, observed: torch.Tensor) -> np.ndarray | None:
         """The bootstrap's Noise2Void prediction of ``observed``, if the model keeps one."""
-        if self.source is None:
+        if self.n2v is None:
             return None
-        from pn2v_engine.data import Normalisation
-        from pn2v_engine.unet import UNet
+        from pn2v_engine import run_predict
 
-        settings = self.source.network
-        network = UNet(settings["depth"], settings["features"], 1, settings["output_scale"])
-        network.load_state_dict({k: torch.from_numpy(v) for k, v in self.source.weights.items()})
-        normalisation = Normalisation(self.source.mean, self.source.std)
-        with torch.inference_mode():
-            out = network.eval()(normalisation.apply(observed).contiguous()[None, None])
-        return normalisation.invert(out[0, 0]).numpy()
+        return run_predict(self.n2v, observed.numpy()).mmse
 
     def _trunk(self, image: torch.Tensor) -> torch.Tensor:
         """(C, Y, X) features of a normalised (Y, X) image."""
