@@ -3,12 +3,12 @@
 A diagnostic of the bootstrap (no model is built from the ground truth): N2V is trained
 on a type's four captures as ``fmd.py`` trains it, and its prediction ŝ paired with the
 captures x. Per quantile level of ŝ it prints the pairs' variance var(x - ŝ), the
-noise's var(x - gt), N2V's error var(gt - ŝ), the ratio the deflation should apply
-(noise / pairs), the Poisson-Gaussian estimate's reading of the noise, and the factor
-the engine's deflation applies. Then the mean log-likelihood of the true pairs
-(gt, x) under the bootstrapped model built from the pairs as measured, deflated to
-the estimate itself and deflated as the engine does (with the estimate's tolerance),
-and under the calibrated model where the type has a calibration pair. Last, for each
+noise's var(x - gt), N2V's error var(gt - ŝ) and the engine's measure of it (N2V's
+prediction of ŝ noised again, around ŝ), the ratio the deflation should apply
+(noise / pairs), and the factor the engine's deflation applies. Then the mean
+log-likelihood of the true pairs (gt, x) under the bootstrapped model built from the
+pairs as measured and deflated as the engine does, and under the calibrated model where
+the type has a calibration pair. Last, for each
 pseudo-count the smoothing may shrink the deflated pairs' rows by, the cross-validated
 score that chooses it (the pairs' own held-out likelihood) next to the true pairs'.
 
@@ -31,6 +31,8 @@ from common import markdown_table, parse_changes, train_for
 from fmd import CALIBRATION, DATA, Task, histogram_model, load_type, network_settings
 
 if TYPE_CHECKING:
+    from pn2v_engine import BootstrapPairs
+    from pn2v_engine.deflation import Predict
     from pn2v_engine.noise_models import NoiseModel
 
 #: Quantile levels of ŝ in the variance table.
@@ -41,8 +43,9 @@ BANDS = (0, 6, 12, 22, 40, 80, 256)
 CHUNK = 65536
 
 
-def n2v_prediction(task: Task, steps: int | None) -> np.ndarray:
-    """N2V trained on the captures as ``fmd.py``'s N2V row; its prediction of each."""
+def n2v_prediction(task: Task, steps: int | None) -> tuple[np.ndarray, Predict]:
+    """N2V trained on the captures as ``fmd.py``'s N2V row: its prediction of each, and
+    the function that predicts."""
     from pn2v_engine import Denoiser, run_predict
 
     trained = train_for(
@@ -50,57 +53,71 @@ def n2v_prediction(task: Task, steps: int | None) -> np.ndarray:
     )
     r = trained.result
     denoiser = Denoiser(r.settings, r.best_weights, r.normalisation, None, "cpu")
-    return np.stack([run_predict(denoiser, frame).mmse for frame in task.noisy])
+
+    def predict(frame: np.ndarray) -> np.ndarray:
+        return run_predict(denoiser, frame).mmse
+
+    return np.stack([predict(frame) for frame in task.noisy]), predict
 
 
-def variance_table(noisy: np.ndarray, gt: np.ndarray, predicted: np.ndarray) -> str:
+def variance_table(task: Task, gt: np.ndarray, predicted: np.ndarray, predict: Predict) -> str:
     """Per quantile level of ŝ: the pairs', noise's and error's variances and the factors."""
     from pn2v_engine.deflation import fit_deflation
 
-    x = noisy.astype(np.float64)
+    x = task.noisy.astype(np.float64)
     s = predicted.astype(np.float64)
     g = np.broadcast_to(gt.astype(np.float64), x.shape)
-    deflation = fit_deflation(list(predicted), list(noisy.astype(np.float32)))
-    gain, offset = deflation.noise  # the Poisson-Gaussian estimate from the captures
+    pairs = _pairs(task, predicted)
+    assert pairs.value_range is not None and pairs.integer is not None
+    deflation = fit_deflation(
+        pairs.signal,
+        pairs.observation,
+        predict,
+        value_range=pairs.value_range,
+        integer=pairs.integer,
+        seed=task.seed,
+    )
     edges = np.quantile(s, np.linspace(0.0, 1.0, LEVELS + 1))
     rows = []
     for low, high in itertools.pairwise(edges):
         at = (s >= low) & (s < high)
         level = float(s[at].mean())
-        pairs, noise = np.var(x[at] - s[at]), np.var(x[at] - g[at])
-        estimated = gain * level + offset
+        spread, noise = np.var(x[at] - s[at]), np.var(x[at] - g[at])
         applied = float(deflation.factor(np.array([level]))[0])
         rows.append(
             [
                 f"{level:.1f}",
-                f"{pairs:.1f}",
+                f"{spread:.1f}",
                 f"{noise:.1f}",
                 f"{np.var(g[at] - s[at]):.1f}",
-                f"{pairs / noise:.3f}",
-                f"{noise / pairs:.3f}",
-                f"{estimated / noise:.3f}",
+                f"{(1 - applied) * spread:.1f}",
+                f"{spread / noise:.3f}",
+                f"{noise / spread:.3f}",
                 f"{applied:.3f}",
             ]
         )
-    headers = ["ŝ", "pairs' var", "noise var", "N2V error var", "pairs / noise"]
-    headers += ["ideal factor", "estimate / noise", "applied factor"]
+    headers = ["ŝ", "pairs' var", "noise var", "N2V error var", "measured (re-noised)"]
+    headers += ["pairs / noise", "ideal factor", "applied factor"]
     return markdown_table(headers, rows)
 
 
-def likelihood_table(task: Task, gt: np.ndarray, predicted: np.ndarray) -> str:
-    """Mean log p(x | gt) per ground-truth band under the bootstrapped (and calibrated)
-    models."""
-    from pn2v_engine import BootstrapPairs, drive
+def _pairs(task: Task, predicted: np.ndarray) -> BootstrapPairs:
+    from pn2v_engine import BootstrapPairs
 
     readings = list(task.noisy.astype(np.float32))
-    pairs = BootstrapPairs(list(predicted), readings, {"frames": len(readings)})
+    return BootstrapPairs(list(predicted), readings, {"frames": len(readings)})
+
+
+def likelihood_table(task: Task, gt: np.ndarray, predicted: np.ndarray, predict: Predict) -> str:
+    """Mean log p(x | gt) per ground-truth band under the bootstrapped (and calibrated)
+    models."""
+    from pn2v_engine import drive
+
+    pairs = _pairs(task, predicted)
     models = {
         "bootstrapped, pairs as measured": drive(pairs.iter_smoothed_histogram(seed=0)),
-        "bootstrapped, deflated to the estimate itself": drive(
-            pairs.deflated(tolerance=0.0).iter_smoothed_histogram(seed=0)
-        ),
         "bootstrapped, deflated (the default)": drive(
-            pairs.deflated().iter_smoothed_histogram(seed=0)
+            pairs.deflated(predict, seed=task.seed).iter_smoothed_histogram(seed=0)
         ),
     }
     if task.calibration is not None:
@@ -119,15 +136,14 @@ def likelihood_table(task: Task, gt: np.ndarray, predicted: np.ndarray) -> str:
     return markdown_table(headers, rows)
 
 
-def pseudo_count_table(task: Task, gt: np.ndarray, predicted: np.ndarray) -> str:
+def pseudo_count_table(task: Task, gt: np.ndarray, predicted: np.ndarray, predict: Predict) -> str:
     """Per pseudo-count: the pairs' cross-validated score and the true pairs' likelihood."""
-    from pn2v_engine import BootstrapPairs, drive
+    from pn2v_engine import drive
     from pn2v_engine.bootstrap import BOOTSTRAP_MIN_PSEUDO_COUNTS
     from pn2v_engine.noise_models import HistogramNoiseModel
     from pn2v_engine.noise_models.smoothing import PSEUDO_COUNT_GRID, held_out_nll, shrink_rows
 
-    readings = list(task.noisy.astype(np.float32))
-    pairs = BootstrapPairs(list(predicted), readings, {"frames": len(readings)}).deflated()
+    pairs = _pairs(task, predicted).deflated(predict, seed=task.seed)
     measured = pairs.histogram()
     assert isinstance(measured, HistogramNoiseModel) and measured.counts is not None
     mixture = drive(pairs.iter_fit_gmm(seed=0))
@@ -212,11 +228,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             prior_strength=DEFAULT_PRIOR_STRENGTH,
         )
         started = time.perf_counter()
-        predicted = n2v_prediction(task, args.steps)
+        predicted, predict = n2v_prediction(task, args.steps)
         print(f"## {fmd_type} (N2V trained in {time.perf_counter() - started:.0f} s)\n", flush=True)
-        print(variance_table(noisy, gt, predicted) + "\n", flush=True)
-        print(likelihood_table(task, gt.astype(np.float32), predicted) + "\n", flush=True)
-        print(pseudo_count_table(task, gt.astype(np.float32), predicted) + "\n", flush=True)
+        truth = gt.astype(np.float32)
+        print(variance_table(task, gt, predicted, predict) + "\n", flush=True)
+        print(likelihood_table(task, truth, predicted, predict) + "\n", flush=True)
+        print(pseudo_count_table(task, truth, predicted, predict) + "\n", flush=True)
     return 0
 
 

@@ -290,7 +290,7 @@ def bootstrap_pairs(task: Task, deflate: bool = True) -> BootstrapPairs:
         summary,
         network=task.n2v_network,
     )
-    return pairs.deflated() if deflate else pairs
+    return pairs.deflated(seed=task.seed) if deflate else pairs
 
 
 def describe_model(model: NoiseModel) -> str:

@@ -19,28 +19,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from common import markdown_table
 from fmd import CALIBRATION, DATA, DATA_RANGE, load_type
 
-if TYPE_CHECKING:
-    from pn2v_engine import Denoiser, SourceNetwork
-
 #: Pixels whose statistics are computed at once (memory: pixels x samples x 8).
 CHUNK = 8192
-
-
-def _n2v_denoiser(source: SourceNetwork) -> Denoiser:
-    """The engine's denoiser for a bootstrapped model's Noise2Void network."""
-    from pn2v_engine import Denoiser, parse_settings
-    from pn2v_engine.data import Normalisation
-
-    settings = parse_settings({"mode": "n2v", "network": source.network})
-    weights = {name: torch.from_numpy(value) for name, value in source.weights.items()}
-    return Denoiser(settings, weights, Normalisation(source.mean, source.std), None, "cpu")
 
 
 class Variants:
@@ -48,6 +34,7 @@ class Variants:
 
     def __init__(self, project_path: Path) -> None:
         from pn2v_engine import load_project
+        from pn2v_engine.bootstrap import source_denoiser
 
         project = load_project(project_path)
         denoiser = project.denoiser("cpu")
@@ -59,7 +46,7 @@ class Variants:
         self.generator = torch.Generator().manual_seed(0)
         # the project's model, not the denoiser's copy of it on the device, keeps the network
         source = getattr(project.noise_model, "source_network", None)
-        self.n2v = None if source is None else _n2v_denoiser(source)
+        self.n2v = None if source is None else source_denoiser(source)
 
     def source_prediction(self, observed: torch.Tensor) -> np.ndarray | None:
         """The bootstrap's Noise2Void prediction of ``observed``, if the model keeps one."""

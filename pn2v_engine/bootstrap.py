@@ -16,16 +16,17 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
-from .config import Settings, preset
-from .data import as_frames
-from .deflation import ESTIMATE_TOLERANCE, fit_deflation
+from .config import Settings, parse_settings, preset
+from .data import Normalisation, as_frames
+from .deflation import NEGLIGIBLE, Predict, fit_deflation
 from .errors import ConfigError, NoiseModelError
 from .noise_models import HistogramNoiseModel, NoiseModel, SourceNetwork, histogram_from_pairs
 from .noise_models.gmm_fit import ROUNDING_SIGMA, iter_fit_gmm
 from .noise_models.histogram import DEFAULT_BINS, is_integer_valued
 from .noise_models.smoothing import iter_smooth_histogram
-from .prediction import Denoiser, iter_predict
+from .prediction import Denoiser, iter_predict, run_predict
 from .progress import (
     CancelToken,
     PredictProgress,
@@ -87,29 +88,45 @@ class BootstrapPairs:
         if self.integer is None:
             self.integer = all(is_integer_valued(x) for x in self.observation)
 
-    def deflated(self, tolerance: float = ESTIMATE_TOLERANCE) -> BootstrapPairs:
-        """The pairs with N2V's error taken out of their spread (:mod:`~pn2v_engine.deflation`),
-        down to (1 + ``tolerance``) x the noise's variance estimated from the readings.
+    def deflated(
+        self,
+        predict: Predict | None = None,
+        *,
+        seed: int = 0,
+        device: str = "cpu",
+        cancel: CancelToken | None = None,
+    ) -> BootstrapPairs:
+        """The pairs with N2V's error taken out of their spread (:mod:`~pn2v_engine.deflation`).
 
-        Where the noise cannot be estimated from the noisy images (too small or too
-        flat), or the pairs are nowhere wider than the estimate's tolerance allows, the
-        pairs are returned as they are; the summary's ``"deflation"`` says which.
+        ``predict`` is N2V's prediction of a noisy frame (default: :attr:`network`'s, on
+        ``device``); ``seed`` draws the re-noising residuals. Where there is no network,
+        the error cannot be measured, or it is nowhere a noticeable share of the pairs'
+        spread, the pairs are returned as they are; the summary's ``"deflation"`` says which.
         """
+        if predict is None:
+            if self.network is None:
+                return self._kept("there is no Noise2Void network to measure it with", True)
+            denoiser = source_denoiser(self.network, device)
+            predict = lambda frame: run_predict(denoiser, frame).mmse  # noqa: E731
+        assert self.value_range is not None and self.integer is not None
         try:
-            deflation = fit_deflation(self.signal, self.observation, tolerance)
+            deflation = fit_deflation(
+                self.signal,
+                self.observation,
+                predict,
+                value_range=self.value_range,
+                integer=self.integer,
+                seed=seed,
+                cancel=cancel,
+            )
         except NoiseModelError as exc:
             return self._kept(exc.message, needed=True)
-        signal = np.concatenate([np.ravel(s) for s in self.signal])
-        if np.min(deflation.factor(signal)) >= 1.0:
-            return self._kept(
-                "their spread is within the estimated noise's, allowing for the estimate's "
-                f"{tolerance:.0%} tolerance",
-                needed=False,
-            )
+        if np.min(deflation.factors) >= 1.0 - NEGLIGIBLE:
+            return self._kept("Noise2Void's error is negligible against their spread", False)
         observation = [
             deflation.apply(s, x) for s, x in zip(self.signal, self.observation, strict=True)
         ]
-        summary = {**self.summary, "deflation": {"applied": True, **deflation.summary(signal)}}
+        summary = {**self.summary, "deflation": {"applied": True, **deflation.summary()}}
         return replace(self, observation=observation, summary=summary)
 
     def _kept(self, reason: str, needed: bool) -> BootstrapPairs:
@@ -204,6 +221,13 @@ def iter_bootstrap_pairs(
     )
 
 
+def source_denoiser(source: SourceNetwork, device: str = "cpu") -> Denoiser:
+    """The Noise2Void network a bootstrapped noise model keeps, ready to predict."""
+    settings = parse_settings({"mode": "n2v", "network": source.network})
+    weights = {name: torch.from_numpy(np.asarray(value)) for name, value in source.weights.items()}
+    return Denoiser(settings, weights, Normalisation(source.mean, source.std), None, device)
+
+
 def source_network(result: TrainResult) -> SourceNetwork:
     """An N2V run's best weights, as a bootstrapped noise model keeps them."""
     weights = {name: value.numpy() for name, value in result.best_weights.items()}
@@ -244,8 +268,8 @@ def iter_bootstrap_noise_model(
         Histogram bins (``kind="histogram"`` or ``"smoothed"``).
     deflate
         Take N2V's own error out of the pairs' spread (:meth:`BootstrapPairs.deflated`)
-        before the model is built (measured on FMD Confocal_MICE: +0.15 dB; see the
-        README). ``False``: the pairs as measured.
+        before the model is built (measured on FMD: see the README). ``False``: the pairs
+        as measured.
     **fit_options
         Options of :func:`~pn2v_engine.noise_models.gmm_fit.iter_fit_gmm`
         (``n_components``, ``degree``, ``steps``, ``seed``, ...; not for the histogram).
@@ -277,9 +301,10 @@ def iter_bootstrap_noise_model(
         )
     pairs = yield from iter_bootstrap_pairs(images, settings, cancel=cancel, device=device)
     if deflate:
-        yield StageProgress("estimating", 0, 1, "the noise's variance")
-        pairs = pairs.deflated()
-        yield StageProgress("estimating", 1, 1, "the noise's variance")
+        yield StageProgress("estimating", 0, 1, "Noise2Void's error")
+        seed = n2v_settings(settings).training.seed
+        pairs = pairs.deflated(seed=seed, device=device, cancel=cancel)
+        yield StageProgress("estimating", 1, 1, "Noise2Void's error")
     if kind == "histogram":
         yield StageProgress("histogram", 0, 1, "")
         model = pairs.histogram(bins)

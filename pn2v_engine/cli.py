@@ -554,8 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="deflate",
         action="store_false",
         help="Keep the pairs' spread as measured, Noise2Void's own error included (by "
-        "default it is narrowed to the noise's variance estimated from the images, where "
-        "it is wider by more than the estimate's tolerance).",
+        "default its error, measured by noising its prediction again and predicting that, "
+        "is taken out).",
     )
     _gmm_arguments(p)
     p.add_argument(

@@ -1,139 +1,155 @@
 """Taking Noise2Void's own error out of bootstrapped pairs.
 
-A bootstrapped pair's residual x - ŝ is the noise plus N2V's error s - ŝ, so a noise
-model fitted to the pairs is wider than p(x | s): on FMD Confocal_MICE (measured
-against its ground truth) their variance is 1.06-1.22x the noise's, most above the
-background, where N2V's error is largest. The Poisson-Gaussian estimate from the noisy
-images alone (local high-pass residuals, :func:`estimate_poisson_gaussian`) involves no
-N2V and reads the noise's variance there within 10 % (0.91-1.02x). So each pair's
-deviation from ŝ is scaled by sqrt(r(ŝ)), where r is (1 + :data:`ESTIMATE_TOLERANCE`)
-times the estimate's variance over the pairs' (each a line var = a s + b fitted the same
-way), kept within [:data:`MIN_FACTOR`, 1]: the pairs keep their shape and are narrowed
-only by what exceeds the estimate's own error.
+A bootstrapped pair's residual x - ŝ is the noise plus N2V's error s - ŝ, so a noise model
+fitted to the pairs is wider than p(x | s). PN2V trained with such a model learns a prior
+narrower by about as much (the likelihood it maximises sees only the sum of the two
+widths), and its MMSE then leans too little on the pixel: on FMD Confocal_MICE the prior's
+spread came out at a quarter to a half of its mean's error, and widening it by 2x at
+prediction gained 0.2 dB (README, "Benchmarks").
 
-The estimate reads a standard deviation off the median absolute deviation, which is
-right for Gaussian-like noise only. Where few photons make the readings far from
-Gaussian (FMD Confocal_FISH below 15 grey levels: over half the readings sit on a
-no-photon floor, so the median deviation is 0), it reads low, so deflation fades out
-where the pairs' own residuals are not Gaussian-like: by the ratio of their
-MAD-based variance to their variance, fully applied from :data:`GAUSSIAN_FULL`, not
-at all below :data:`GAUSSIAN_NONE`.
+N2V's error is measured by a parametric bootstrap, from the pairs alone: the pseudo-clean
+signal ŝ is noised again with residuals drawn from the pairs at its own level (quantile
+bins of ŝ), N2V predicts the re-noised images, and the variance of that prediction around
+ŝ, which is their truth, stands for N2V's error variance at that level. Each pair's
+deviation from ŝ is then scaled by sqrt(1 - error variance / pairs' variance), within
+[:data:`MIN_FACTOR`, 1], so the pairs keep their shape (a no-photon floor included).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .noise_models import estimate_poisson_gaussian
-from .noise_models.parametric import fit_variance_line
+from .errors import NoiseModelError
+from .progress import CancelToken, check
 
-#: The most a pair's variance is taken down, however far the lines disagree (N2V's error
-#: was at most 22 % of the noise's variance on FMD Confocal_MICE).
+#: N2V's prediction of a noisy 2-D frame.
+Predict = Callable[[np.ndarray], np.ndarray]
+
+METHOD = "N2V's error variance, measured by re-noising its prediction, taken out"
+#: The most a pair's variance is taken down, however large N2V's error seems.
 MIN_FACTOR = 0.7
-#: How far the estimate may read the noise's variance low (measured against ground truth
-#: per level of the N2V prediction: 0.91-1.02x on FMD Confocal_MICE, 0.86-0.97x on
-#: Confocal_FISH above its no-photon floor). Pairs are deflated to
-#: (1 + this) x the estimate, so a difference the estimate cannot resolve is left alone:
-#: deflating Confocal_FISH's pairs to the estimate itself (by 7-9 %) cost 0.22 dB.
-ESTIMATE_TOLERANCE = 0.1
-#: The pairs' MAD-based variance over their variance at which deflation is fully applied
-#: (Gaussian: 1), and below which it is not applied at all.
-GAUSSIAN_FULL = 0.8
-GAUSSIAN_NONE = 0.5
-#: Quantile bins of the pseudo-clean signal whose residual variances the pairs' line is
-#: fitted to (as many as the estimate uses).
+#: Quantile bins of the pseudo-clean signal: residuals are drawn, and variances compared,
+#: within each.
 LEVELS = 40
-#: Pairs a bin needs to take part in the fit.
+#: Pairs a level needs for its variances to count (fewer: left as it is).
 MIN_LEVEL_PAIRS = 50
+#: Neighbouring levels whose factors are averaged (a running mean).
+SMOOTHING = 5
+#: N2V's error below this share of the pairs' variance at every level leaves them as they are.
+NEGLIGIBLE = 0.005
+#: Pixels re-noised and predicted at most (evenly spaced frames, at least one); the
+#: factors then apply to every pair.
+MAX_PIXELS = 1 << 22
 
 
 @dataclass(frozen=True)
 class Deflation:
-    """Two variance lines var = gain * s + offset: the noise's, estimated from the noisy
-    images, and the bootstrapped pairs'; each is floored at ``floor``. ``levels`` are
-    signals and ``trust`` how far (0 to 1) deflation applies there, interpolated between
-    them; the pairs are deflated to (1 + ``tolerance``) x the noise's variance."""
+    """Variance factors r at levels of the pseudo-clean signal, interpolated between them."""
 
-    noise: tuple[float, float]
-    pairs: tuple[float, float]
-    floor: float
     levels: np.ndarray
-    trust: np.ndarray
-    tolerance: float = ESTIMATE_TOLERANCE
+    factors: np.ndarray
 
     def factor(self, signal: np.ndarray) -> np.ndarray:
-        """r(s): the noise's variance, with the estimate's tolerance, over the pairs',
-        within [MIN_FACTOR, 1], faded to 1 where the pairs are not Gaussian-like."""
-        noise = np.maximum(self.noise[0] * signal + self.noise[1], self.floor)
-        pairs = np.maximum(self.pairs[0] * signal + self.pairs[1], self.floor)
-        ratio = np.clip((1.0 + self.tolerance) * noise / pairs, MIN_FACTOR, 1.0)
-        return 1.0 - np.interp(signal, self.levels, self.trust) * (1.0 - ratio)
+        """r(s), the share of the pairs' variance at signal s that is the noise's."""
+        return np.interp(signal, self.levels, self.factors)
 
     def apply(self, signal: np.ndarray, observation: np.ndarray) -> np.ndarray:
         """The readings with their deviation from ``signal`` scaled by sqrt(r(signal))."""
-        s = np.asarray(signal, dtype=np.float64)
-        x = np.asarray(observation, dtype=np.float64)
+        s, x = np.asarray(signal), np.asarray(observation)
         return (s + (x - s) * np.sqrt(self.factor(s))).astype(np.float32)
 
-    def summary(self, signal: np.ndarray) -> dict[str, Any]:
-        """What the metadata records: both lines and the factors over ``signal``'s range."""
-        factors = self.factor(np.linspace(float(np.min(signal)), float(np.max(signal)), 256))
+    def summary(self) -> dict[str, Any]:
+        """What the metadata records: the method and the range of the factors."""
         return {
-            "method": "pairs' variance scaled to the Poisson-Gaussian estimate's",
-            "tolerance": self.tolerance,
-            "noise_line": list(self.noise),
-            "pairs_line": list(self.pairs),
-            "variance_factor": [float(factors.min()), float(factors.max())],
-            "gaussian_like_from": _first_trusted(self.levels, self.trust),
+            "method": METHOD,
+            "variance_factor": [float(self.factors.min()), float(self.factors.max())],
+            "levels": [float(v) for v in self.levels],
+            "factors": [float(v) for v in self.factors],
         }
-
-
-def _first_trusted(levels: np.ndarray, trust: np.ndarray) -> float | None:
-    """The lowest signal level where deflation applies in full (None: nowhere)."""
-    full = np.flatnonzero(trust >= 1.0)
-    return float(levels[full[0]]) if full.size else None
 
 
 def fit_deflation(
     signals: Sequence[np.ndarray],
     observations: Sequence[np.ndarray],
-    tolerance: float = ESTIMATE_TOLERANCE,
+    predict: Predict,
+    *,
+    value_range: tuple[float, float],
+    integer: bool,
+    seed: int = 0,
+    cancel: CancelToken | None = None,
 ) -> Deflation:
-    """The :class:`Deflation` of pseudo-clean ``signals`` and their noisy ``observations``,
-    to (1 + ``tolerance``) x the noise's estimated variance.
+    """The :class:`Deflation` of pseudo-clean ``signals`` (N2V's prediction of the noisy
+    ``observations``), N2V's error measured with ``predict``.
 
-    Raises :class:`~pn2v_engine.errors.NoiseModelError` where the images are too small or
-    too flat for the Poisson-Gaussian estimate.
+    The re-noised readings are rounded where the recorded ones are ``integer`` and kept
+    within their ``value_range``; ``seed`` draws the residuals.
+
+    Raises :class:`~pn2v_engine.errors.NoiseModelError` where the pseudo-clean signal is
+    flat (one level) or the readings do not vary around it.
     """
-    estimate = estimate_poisson_gaussian(list(observations))
-    s = np.concatenate([np.ravel(a) for a in signals]).astype(np.float64)
-    residual = np.concatenate([np.ravel(x) for x in observations]).astype(np.float64) - s
-    edges = np.unique(np.quantile(s, np.linspace(0.0, 1.0, LEVELS + 1)))
-    level = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, len(edges) - 2)
-    pixels = np.bincount(level, minlength=len(edges) - 1).astype(np.float64)
-    used = pixels >= MIN_LEVEL_PAIRS
-    means = np.bincount(level, weights=s, minlength=len(pixels))[used] / pixels[used]
-    first = np.bincount(level, weights=residual, minlength=len(pixels))[used] / pixels[used]
-    second = np.bincount(level, weights=residual**2, minlength=len(pixels))[used] / pixels[used]
-    variance = second - first**2
-    pairs_line = fit_variance_line(means, variance, pixels[used])
-    robust = np.array([_mad_variance(residual[level == k]) for k in np.flatnonzero(used)])
-    gaussian = robust / np.maximum(variance, np.finfo(np.float64).tiny)
-    trust = np.clip((gaussian - GAUSSIAN_NONE) / (GAUSSIAN_FULL - GAUSSIAN_NONE), 0.0, 1.0)
-    return Deflation(
-        (estimate.gain, estimate.offset_variance),
-        pairs_line,
-        estimate.min_variance,
-        means,
-        trust,
-        tolerance,
-    )
+    frames = _evenly_spaced(signals)
+    signal = np.concatenate([np.ravel(signals[i]) for i in frames]).astype(np.float64)
+    reading = np.concatenate([np.ravel(observations[i]) for i in frames]).astype(np.float64)
+    residual = reading - signal
+    edges = np.unique(np.quantile(signal, np.linspace(0.0, 1.0, LEVELS + 1)))
+    if edges.size < 2 or not np.any(residual):
+        raise NoiseModelError(
+            "The Noise2Void prediction is flat, or the readings do not vary around it: "
+            "its error cannot be measured."
+        )
+    level = np.clip(np.searchsorted(edges, signal, side="right") - 1, 0, edges.size - 2)
+    renoised = _renoised(signal, residual, level, np.random.default_rng(seed))
+    if integer:
+        renoised = np.round(renoised)
+    renoised = np.clip(renoised, *value_range)
+    predicted, start = [], 0
+    for i in frames:
+        check(cancel)
+        shape = np.shape(signals[i])
+        stop = start + math.prod(shape)
+        frame = renoised[start:stop].reshape(shape).astype(np.float32)
+        predicted.append(np.ravel(predict(frame)))
+        start = stop
+    error = np.concatenate(predicted).astype(np.float64) - signal
+    pixels = np.bincount(level, minlength=edges.size - 1).astype(np.float64)
+    means = np.bincount(level, weights=signal, minlength=pixels.size) / np.maximum(pixels, 1)
+    error_variance = _variance(error, level, pixels)
+    pairs_variance = _variance(residual, level, pixels)
+    counted = (pixels >= MIN_LEVEL_PAIRS) & (pairs_variance > 0)
+    ratio = np.ones_like(pixels)
+    ratio[counted] = 1.0 - error_variance[counted] / pairs_variance[counted]
+    ratio = np.clip(ratio, MIN_FACTOR, 1.0)
+    padded = np.pad(ratio, SMOOTHING // 2, mode="edge")
+    return Deflation(means, np.convolve(padded, np.ones(SMOOTHING) / SMOOTHING, mode="valid"))
 
 
-def _mad_variance(values: np.ndarray) -> float:
-    """The variance of a Gaussian with these values' median absolute deviation."""
-    return float((1.4826 * np.median(np.abs(values - np.median(values)))) ** 2)
+def _evenly_spaced(frames: Sequence[np.ndarray]) -> list[int]:
+    """Indices of evenly spaced frames holding at most MAX_PIXELS pixels (at least one)."""
+    total = sum(np.size(f) for f in frames)
+    step = max(1, math.ceil(total / MAX_PIXELS))
+    return list(range(0, len(frames), step))
+
+
+def _renoised(
+    signal: np.ndarray, residual: np.ndarray, level: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """``signal`` plus residuals drawn (with replacement) from the pairs at its level."""
+    out = np.empty_like(signal)
+    for k in range(int(level.max()) + 1):
+        members = np.flatnonzero(level == k)
+        if members.size:
+            out[members] = signal[members] + rng.choice(residual[members], size=members.size)
+    return out
+
+
+def _variance(values: np.ndarray, level: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """The variance of ``values`` within each level."""
+    count = np.maximum(pixels, 1)
+    first = np.bincount(level, weights=values, minlength=pixels.size) / count
+    second = np.bincount(level, weights=values**2, minlength=pixels.size) / count
+    return np.maximum(second - first**2, 0.0)

@@ -489,7 +489,7 @@ class CalibratePage(QWidget):
             low, high = deflation["variance_factor"]
             lines.append(
                 f"Noise2Void's own error taken out of the pairs' spread: variance × "
-                f"{low:.2f} to {high:.2f}, to the noise estimated from the images"
+                f"{low:.2f} to {high:.2f}, as measured on its prediction noised again"
             )
         elif deflation and deflation.get("needed", True):
             warnings.append(f"The pairs' spread includes Noise2Void's error: {deflation['reason']}")

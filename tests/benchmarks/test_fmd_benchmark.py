@@ -295,15 +295,13 @@ def test_bootstrap_diagnostics_print_their_tables() -> None:
     levels = [line for line in lines if re.match(r"\| \d+\.\d \| ", line)]
     assert len(levels) == 12
     for line in levels:
-        pairs, noise, error, ratio = (float(v) for v in line.split("|")[2:6])
+        pairs, noise, error, measured, ratio, _, applied = (float(v) for v in line.split("|")[2:9])
         assert pairs > 0 and noise > 0 and error >= 0
         assert ratio == pytest.approx(pairs / noise, rel=0.05)
+        assert 0.7 <= applied <= 1.0
+        assert measured == pytest.approx((1 - applied) * pairs, abs=0.06 + 0.001 * pairs)
     models = [line.split("|")[1].strip() for line in lines if line.startswith("| bootstrapped")]
-    assert models == [
-        "bootstrapped, pairs as measured",
-        "bootstrapped, deflated to the estimate itself",
-        "bootstrapped, deflated (the default)",
-    ]
+    assert models == ["bootstrapped, pairs as measured", "bootstrapped, deflated (the default)"]
     calibrated = next(line for line in lines if line.startswith("| calibrated"))
     assert -10 < float(calibrated.split("|")[2]) < 0
     alphas = [line.split("|")[1:5] for line in lines if re.match(r"\| [\d,]+ \||\| mixture", line)]
