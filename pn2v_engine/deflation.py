@@ -12,7 +12,12 @@ signal ŝ is noised again with residuals drawn from the pairs at its own level (
 bins of ŝ), N2V predicts the re-noised images, and the variance of that prediction around
 ŝ, which is their truth, stands for N2V's error variance at that level. Each pair's
 deviation from ŝ is then scaled by sqrt(1 - error variance / pairs' variance), within
-[:data:`MIN_FACTOR`, 1], so the pairs keep their shape (a no-photon floor included).
+[:data:`MIN_FACTOR`, 1], so the pairs keep their shape.
+
+Readings on a floor stay where they are: photon-starved detectors pile readings up on an
+offset (FMD Confocal_FISH: 55 % of all readings are 3 or 4, 9 % even at signal 40), and
+such a reading says "at most the floor", not a deviation to be scaled; scaled, the floor
+would drift up with the signal.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ MIN_LEVEL_PAIRS = 50
 SMOOTHING = 5
 #: N2V's error below this share of the pairs' variance at every level leaves them as they are.
 NEGLIGIBLE = 0.005
+#: A low reading value is a floor when it holds more than FLOOR_SPIKE x as many readings
+#: as the value above it, and at least FLOOR_SHARE of all readings.
+FLOOR_SPIKE = 1.5
+FLOOR_SHARE = 0.01
 #: Pixels re-noised and predicted at most (evenly spaced frames, at least one); the
 #: factors then apply to every pair.
 MAX_PIXELS = 1 << 22
@@ -53,6 +62,8 @@ class Deflation:
 
     levels: np.ndarray
     factors: np.ndarray
+    #: Readings at or below this stay as they are (None: no floor).
+    floor: float | None = None
 
     def factor(self, signal: np.ndarray) -> np.ndarray:
         """r(s), the share of the pairs' variance at signal s that is the noise's."""
@@ -61,13 +72,17 @@ class Deflation:
     def apply(self, signal: np.ndarray, observation: np.ndarray) -> np.ndarray:
         """The readings with their deviation from ``signal`` scaled by sqrt(r(signal))."""
         s, x = np.asarray(signal), np.asarray(observation)
-        return (s + (x - s) * np.sqrt(self.factor(s))).astype(np.float32)
+        deflated = (s + (x - s) * np.sqrt(self.factor(s))).astype(np.float32)
+        if self.floor is None:
+            return deflated
+        return np.where(x <= self.floor, x, deflated).astype(np.float32)
 
     def summary(self) -> dict[str, Any]:
         """What the metadata records: the method and the range of the factors."""
         return {
             "method": METHOD,
             "variance_factor": [float(self.factors.min()), float(self.factors.max())],
+            "floor": self.floor,
             "levels": [float(v) for v in self.levels],
             "factors": [float(v) for v in self.factors],
         }
@@ -125,7 +140,22 @@ def fit_deflation(
     ratio[counted] = 1.0 - error_variance[counted] / pairs_variance[counted]
     ratio = np.clip(ratio, MIN_FACTOR, 1.0)
     padded = np.pad(ratio, SMOOTHING // 2, mode="edge")
-    return Deflation(means, np.convolve(padded, np.ones(SMOOTHING) / SMOOTHING, mode="valid"))
+    factors = np.convolve(padded, np.ones(SMOOTHING) / SMOOTHING, mode="valid")
+    return Deflation(means, factors, reading_floor(reading) if integer else None)
+
+
+def reading_floor(readings: np.ndarray) -> float | None:
+    """The highest low reading value on which readings pile up (a detector's offset), or
+    None: among the values up to the median, the last that holds more than FLOOR_SPIKE x
+    the readings of the next value and at least FLOOR_SHARE of all."""
+    values, counts = np.unique(readings, return_counts=True)
+    below = np.flatnonzero(values[:-1] <= np.median(readings))
+    spikes = [
+        i
+        for i in below
+        if counts[i] > FLOOR_SPIKE * counts[i + 1] and counts[i] >= FLOOR_SHARE * readings.size
+    ]
+    return float(values[spikes[-1]]) if spikes else None
 
 
 def _evenly_spaced(frames: Sequence[np.ndarray]) -> list[int]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pn2v_engine.bootstrap import BootstrapPairs
-from pn2v_engine.deflation import MIN_FACTOR, fit_deflation
+from pn2v_engine.deflation import MIN_FACTOR, fit_deflation, reading_floor
 
 GAIN, READ_VARIANCE = 2.0, 16.0
 
@@ -26,8 +26,8 @@ def _scene(rng: np.random.Generator, size: int = 128) -> np.ndarray:
 
 
 def _ring_mean(frame: np.ndarray) -> np.ndarray:
-    """A blind-spot denoiser standing in for Noise2Void: the mean of the 24 other pixels
-    of each pixel's 5x5 window (its own reading left out, as N2V leaves it out)."""
+    """A blind-spot denoiser: the mean of the 24 other pixels of each pixel's 5x5 window
+    (its own reading left out, as Noise2Void leaves it out)."""
     padded = np.pad(np.asarray(frame, dtype=np.float64), 2, mode="reflect")
     height, width = np.shape(frame)
     total = sum(
@@ -39,22 +39,34 @@ def _ring_mean(frame: np.ndarray) -> np.ndarray:
     return (total / 24.0).astype(np.float32)
 
 
-def _scenes(seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Truths and their Poisson-Gaussian integer readings (gain 2, read variance 16)."""
+def _pairs(error_share: float, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Pseudo-clean signals off the truth by ``error_share`` of the noise variance, and
+    Poisson-Gaussian integer readings of the truth (gain 2, read variance 16)."""
     rng = np.random.default_rng(seed)
-    truths, readings = [], []
+    signals, readings = [], []
     for _ in range(4):
         truth = _scene(rng)
         read_noise = rng.normal(0.0, np.sqrt(READ_VARIANCE), truth.shape)
         reading = GAIN * rng.poisson(truth / GAIN) + read_noise
-        truths.append(truth)
+        error = rng.normal(0.0, np.sqrt(error_share * _noise_variance(truth)))
+        signals.append((truth + error).astype(np.float32))
         readings.append(np.round(reading).astype(np.float32))
-    return truths, readings
+    return signals, readings
 
 
-def _bootstrapped(readings: list[np.ndarray]) -> BootstrapPairs:
-    """The ring mean's prediction of each reading, paired with it."""
-    return BootstrapPairs([_ring_mean(x) for x in readings], readings, {})
+def _network(signals: list[np.ndarray], error_share: float, leak: float = 0.0, seed: int = 1):
+    """A stand-in for the N2V network that made ``signals``: for the k-th frame it is
+    given it returns the k-th signal plus a fresh error of ``error_share`` x the noise's
+    variance (and ``leak`` x the frame's deviation from that signal)."""
+    rng = np.random.default_rng(seed)
+    calls = iter(signals)
+
+    def predict(frame: np.ndarray) -> np.ndarray:
+        signal = next(calls).astype(np.float64)
+        error = rng.normal(0.0, np.sqrt(error_share * _noise_variance(np.maximum(signal, 0))))
+        return (signal + leak * (frame - signal) + error).astype(np.float32)
+
+    return predict
 
 
 def _spread_over_noise(
@@ -68,62 +80,82 @@ def _spread_over_noise(
 
 
 def test_the_pairs_take_the_noises_variance() -> None:
-    _, readings = _scenes()
-    pairs = _bootstrapped(readings)
-    # the ring mean blurs the blobs: its error widens the bright pairs by about 9 %
-    assert _spread_over_noise(pairs.signal, readings) == pytest.approx(1.09, abs=0.02)
-    deflated = pairs.deflated(_ring_mean)
-    assert _spread_over_noise(pairs.signal, deflated.observation) == pytest.approx(1.0, abs=0.03)
-    # where the error is small, so is the change; the ring mean's prediction keeps some
-    # noise, which its re-noised prediction adds to the error measured (here: 2-4 %)
-    dim = _spread_over_noise(pairs.signal, deflated.observation, 10, 40)
-    assert 0.95 < dim < _spread_over_noise(pairs.signal, readings, 10, 40)
+    signals, readings = _pairs(error_share=0.3)
+    assert _spread_over_noise(signals, readings) == pytest.approx(1.3, abs=0.05)
+    deflated = BootstrapPairs(signals, readings, {}).deflated(_network(signals, 0.3))
+    assert _spread_over_noise(signals, deflated.observation) == pytest.approx(1.0, abs=0.04)
     summary = deflated.summary["deflation"]
     assert summary["applied"]
-    assert 0.8 < summary["variance_factor"][0] < summary["variance_factor"][1] < 1.0
+    assert summary["variance_factor"][0] == pytest.approx(1 / 1.3, abs=0.04)
     assert len(summary["levels"]) == len(summary["factors"])
 
 
-def test_a_negligible_error_keeps_the_pairs() -> None:
-    truths, readings = _scenes()
-    signals = [t.astype(np.float32) for t in truths]
-    oracle = iter(truths * 2)  # a network that always knows the truth
-    pairs = BootstrapPairs(signals, readings, {}).deflated(lambda frame: next(oracle))
-    assert pairs.observation is readings
-    deflation = pairs.summary["deflation"]
-    assert deflation["applied"] is False and deflation["needed"] is False
-    assert "negligible" in deflation["reason"]
+def test_a_small_error_is_taken_out_as_well() -> None:
+    signals, readings = _pairs(error_share=0.04)
+    assert _spread_over_noise(signals, readings) == pytest.approx(1.04, abs=0.02)
+    deflated = BootstrapPairs(signals, readings, {}).deflated(_network(signals, 0.04))
+    assert _spread_over_noise(signals, deflated.observation) == pytest.approx(1.0, abs=0.02)
+    assert deflated.summary["deflation"]["floor"] is None
 
 
 def test_deflation_has_a_limit() -> None:
-    _, readings = _scenes()
-    pairs = _bootstrapped(readings)
-    # a "network" that returns its input has an error as wide as the pairs
+    signals, readings = _pairs(error_share=3.0)
     deflation = fit_deflation(
-        pairs.signal,
-        readings,
-        lambda frame: frame,
-        value_range=(0.0, 255.0),
-        integer=True,
+        signals, readings, _network(signals, 3.0), value_range=(-20.0, 300.0), integer=True
     )
-    np.testing.assert_allclose(deflation.factors, MIN_FACTOR)
+    assert deflation.factor(np.linspace(40.0, 150.0, 20)) == pytest.approx(MIN_FACTOR)
+
+
+def test_readings_on_a_floor_stay_on_it() -> None:
+    """Photon-starved readings piled up on a detector's offset are not deviations to
+    scale: they stay where they are, the others are deflated."""
+    signals, readings = _pairs(error_share=0.3)
+    rng = np.random.default_rng(1)
+    for s, x in zip(signals, readings, strict=True):
+        dark = s < 30
+        x[dark] = np.where(rng.random(int(dark.sum())) < 0.6, 3.0, x[dark])
+    deflated = BootstrapPairs(signals, readings, {}).deflated(_network(signals, 0.3))
+    assert deflated.summary["deflation"]["floor"] == 3.0
+    for x, after in zip(readings, deflated.observation, strict=True):
+        np.testing.assert_array_equal(after[x <= 3.0], x[x <= 3.0])
+        assert np.mean(after[x > 3.0] != x[x > 3.0]) > 0.99
+
+
+def test_a_floor_is_a_spike_of_low_readings() -> None:
+    rng = np.random.default_rng(0)
+    smooth = np.round(rng.normal(40.0, 10.0, 100_000))
+    assert reading_floor(smooth) is None
+    floored = np.where(rng.random(smooth.size) < 0.3, rng.integers(3, 5, smooth.size), smooth)
+    assert reading_floor(floored) == 4.0
+    # a spike above the median is bright structure, not a floor
+    bright = np.where(rng.random(smooth.size) < 0.1, 60.0, smooth)
+    assert reading_floor(bright) is None
+
+
+def test_a_negligible_error_keeps_the_pairs() -> None:
+    signals, readings = _pairs(error_share=0.3)
+    pairs = BootstrapPairs(signals, readings, {}).deflated(_network(signals, 0.0))
+    assert pairs.observation is readings
+    assert "negligible" in pairs.summary["deflation"]["reason"]
 
 
 def test_the_same_seed_draws_the_same_residuals() -> None:
-    _, readings = _scenes()
-    pairs = _bootstrapped(readings)
-    first, again = pairs.deflated(_ring_mean, seed=3), pairs.deflated(_ring_mean, seed=3)
-    other = pairs.deflated(_ring_mean, seed=4)
-    same = zip(first.observation, again.observation, strict=True)
-    assert all(np.array_equal(a, b) for a, b in same)
-    changed = zip(first.observation, other.observation, strict=True)
-    assert not all(np.array_equal(a, b) for a, b in changed)
+    signals, readings = _pairs(error_share=0.3)
+    pairs = BootstrapPairs(signals, readings, {})
+
+    def deflated(seed: int) -> list[np.ndarray]:
+        # the network's prediction follows its input a little, so the draws matter
+        return pairs.deflated(_network(signals * 2, 0.3, leak=0.3), seed=seed).observation
+
+    first, again, other = deflated(3), deflated(3), deflated(4)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other, strict=True))
 
 
 def test_deflated_pairs_keep_the_recorded_grid() -> None:
-    _, readings = _scenes()
-    raw = _bootstrapped(readings)
-    deflated = raw.deflated(_ring_mean)
+    signals, readings = _pairs(error_share=0.3)
+    raw = BootstrapPairs(signals, readings, {})
+    deflated = raw.deflated(_network(signals, 0.3))
     assert not all(np.array_equal(x, np.round(x)) for x in deflated.observation)
     assert deflated.integer and deflated.value_range == raw.value_range
     before, after = raw.histogram(), deflated.histogram()
@@ -141,8 +173,8 @@ def test_flat_images_keep_their_pairs_and_say_why() -> None:
 
 
 def test_pairs_without_a_network_are_kept_and_say_why() -> None:
-    _, readings = _scenes()
-    pairs = _bootstrapped(readings).deflated()
+    signals, readings = _pairs(error_share=0.3)
+    pairs = BootstrapPairs(signals, readings, {}).deflated()
     assert pairs.observation is readings
     deflation = pairs.summary["deflation"]
     assert deflation["applied"] is False and deflation["needed"] is True
