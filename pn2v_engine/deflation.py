@@ -17,7 +17,8 @@ deviation from ŝ is then scaled by sqrt(1 - error variance / pairs' variance), 
 Readings on a floor stay where they are: photon-starved detectors pile readings up on an
 offset (FMD Confocal_FISH: 55 % of all readings are 3 or 4, 9 % even at signal 40), and
 such a reading says "at most the floor", not a deviation to be scaled; scaled, the floor
-would drift up with the signal.
+drifts up with the signal (measured: Confocal_FISH 32.07 dB with the floor scaled, 32.56
+kept; Confocal_MICE, 17 % on its floor, 38.09 and 38.10).
 """
 
 from __future__ import annotations
