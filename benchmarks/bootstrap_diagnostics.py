@@ -62,21 +62,10 @@ def n2v_prediction(task: Task, steps: int | None) -> tuple[np.ndarray, Predict]:
 
 def variance_table(task: Task, gt: np.ndarray, predicted: np.ndarray, predict: Predict) -> str:
     """Per quantile level of ŝ: the pairs', noise's and error's variances and the factors."""
-    from pn2v_engine.deflation import fit_deflation
-
     x = task.noisy.astype(np.float64)
     s = predicted.astype(np.float64)
     g = np.broadcast_to(gt.astype(np.float64), x.shape)
-    pairs = _pairs(task, predicted)
-    assert pairs.value_range is not None and pairs.integer is not None
-    deflation = fit_deflation(
-        pairs.signal,
-        pairs.observation,
-        predict,
-        value_range=pairs.value_range,
-        integer=pairs.integer,
-        seed=task.seed,
-    )
+    deflation = _pairs(task, predicted).deflation(predict, seed=task.seed)
     edges = np.quantile(s, np.linspace(0.0, 1.0, LEVELS + 1))
     rows = []
     for low, high in itertools.pairwise(edges):

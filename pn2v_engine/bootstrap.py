@@ -20,7 +20,7 @@ import torch
 
 from .config import Settings, parse_settings, preset
 from .data import Normalisation, as_frames
-from .deflation import NEGLIGIBLE, Predict, fit_deflation
+from .deflation import NEGLIGIBLE, Deflation, Predict, fit_deflation
 from .errors import ConfigError, NoiseModelError
 from .noise_models import HistogramNoiseModel, NoiseModel, SourceNetwork, histogram_from_pairs
 from .noise_models.gmm_fit import ROUNDING_SIGMA, iter_fit_gmm
@@ -108,17 +108,8 @@ class BootstrapPairs:
                 return self._kept("there is no Noise2Void network to measure it with", True)
             denoiser = source_denoiser(self.network, device)
             predict = lambda frame: run_predict(denoiser, frame).mmse  # noqa: E731
-        assert self.value_range is not None and self.integer is not None
         try:
-            deflation = fit_deflation(
-                self.signal,
-                self.observation,
-                predict,
-                value_range=self.value_range,
-                integer=self.integer,
-                seed=seed,
-                cancel=cancel,
-            )
+            deflation = self.deflation(predict, seed=seed, cancel=cancel)
         except NoiseModelError as exc:
             return self._kept(exc.message, needed=True)
         if np.min(deflation.factors) >= 1.0 - NEGLIGIBLE:
@@ -128,6 +119,21 @@ class BootstrapPairs:
         ]
         summary = {**self.summary, "deflation": {"applied": True, **deflation.summary()}}
         return replace(self, observation=observation, summary=summary)
+
+    def deflation(
+        self, predict: Predict, *, seed: int = 0, cancel: CancelToken | None = None
+    ) -> Deflation:
+        """N2V's error in these pairs, measured with ``predict`` (:func:`fit_deflation`)."""
+        assert self.value_range is not None and self.integer is not None
+        return fit_deflation(
+            self.signal,
+            self.observation,
+            predict,
+            value_range=self.value_range,
+            integer=self.integer,
+            seed=seed,
+            cancel=cancel,
+        )
 
     def _kept(self, reason: str, needed: bool) -> BootstrapPairs:
         """The pairs as they are; ``needed``: deflation was called for but impossible."""
