@@ -107,7 +107,11 @@ class BootstrapPairs:
             if self.network is None:
                 return self._kept("there is no Noise2Void network to measure it with", True)
             denoiser = source_denoiser(self.network, device)
-            predict = lambda frame: run_predict(denoiser, frame).mmse  # noqa: E731
+
+            def n2v_prediction(frame: np.ndarray) -> np.ndarray:
+                return run_predict(denoiser, frame).mmse
+
+            predict = n2v_prediction
         try:
             deflation = self.deflation(predict, seed=seed, cancel=cancel)
         except NoiseModelError as exc:

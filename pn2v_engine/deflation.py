@@ -73,10 +73,10 @@ class Deflation:
     def apply(self, signal: np.ndarray, observation: np.ndarray) -> np.ndarray:
         """The readings with their deviation from ``signal`` scaled by sqrt(r(signal))."""
         s, x = np.asarray(signal), np.asarray(observation)
-        deflated = (s + (x - s) * np.sqrt(self.factor(s))).astype(np.float32)
-        if self.floor is None:
-            return deflated
-        return np.where(x <= self.floor, x, deflated).astype(np.float32)
+        deflated = s + (x - s) * np.sqrt(self.factor(s))
+        if self.floor is not None:
+            deflated = np.where(x <= self.floor, x, deflated)
+        return deflated.astype(np.float32)
 
     def summary(self) -> dict[str, Any]:
         """What the metadata records: the method and the range of the factors."""
