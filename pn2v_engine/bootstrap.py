@@ -23,6 +23,7 @@ from .data import Normalisation, as_frames
 from .deflation import NEGLIGIBLE, Deflation, Predict, fit_deflation
 from .errors import ConfigError, NoiseModelError
 from .noise_models import HistogramNoiseModel, NoiseModel, SourceNetwork, histogram_from_pairs
+from .noise_models.floor import lowest_reading
 from .noise_models.gmm_fit import ROUNDING_SIGMA, iter_fit_gmm
 from .noise_models.histogram import DEFAULT_BINS, is_integer_valued
 from .noise_models.smoothing import iter_smooth_histogram
@@ -68,7 +69,9 @@ class BootstrapPairs:
     ``value_range`` and ``integer`` describe the readings as recorded (default: from
     ``signal`` and ``observation``); they stay with the pairs when :meth:`deflated`
     rescales the readings, so the models keep the recorded data's grid. ``network``,
-    the N2V network, goes with every model built from the pairs.
+    the N2V network, goes with every model built from the pairs. ``lowest`` is the
+    recorded readings' :func:`~.noise_models.floor.lowest_reading` (default: from
+    ``observation`` where they are integers, as recorded), kept too.
     """
 
     signal: list[np.ndarray]
@@ -77,6 +80,7 @@ class BootstrapPairs:
     value_range: tuple[float, float] | None = None
     integer: bool | None = None
     network: SourceNetwork | None = None
+    lowest: float | None = None
 
     def __post_init__(self) -> None:
         if self.value_range is None:
@@ -87,6 +91,8 @@ class BootstrapPairs:
             )
         if self.integer is None:
             self.integer = all(is_integer_valued(x) for x in self.observation)
+        if self.lowest is None and all(is_integer_valued(x) for x in self.observation):
+            self.lowest = lowest_reading(np.concatenate([x.ravel() for x in self.observation]))
 
     def deflated(
         self,
@@ -200,6 +206,7 @@ class BootstrapPairs:
                 *self._flat(),
                 cancel=cancel,
                 min_pseudo_counts=BOOTSTRAP_MIN_PSEUDO_COUNTS,
+                lowest=self.lowest,
                 **self._fit_options(fit_options),
             )
         )

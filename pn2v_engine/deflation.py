@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import NoiseModelError
+from .noise_models.floor import reading_floor
 from .progress import CancelToken, check
 
 #: N2V's prediction of a noisy 2-D frame.
@@ -48,10 +49,6 @@ MIN_LEVEL_PAIRS = 50
 SMOOTHING = 5
 #: N2V's error below this share of the pairs' variance at every level leaves them as they are.
 NEGLIGIBLE = 0.005
-#: A low reading value is a floor when it holds more than FLOOR_SPIKE x as many readings
-#: as the value above it, and at least FLOOR_SHARE of all readings.
-FLOOR_SPIKE = 1.5
-FLOOR_SHARE = 0.01
 #: Pixels re-noised and predicted at most (evenly spaced frames, at least one); the
 #: factors then apply to every pair.
 MAX_PIXELS = 1 << 22
@@ -143,20 +140,6 @@ def fit_deflation(
     padded = np.pad(ratio, SMOOTHING // 2, mode="edge")
     factors = np.convolve(padded, np.ones(SMOOTHING) / SMOOTHING, mode="valid")
     return Deflation(means, factors, reading_floor(reading) if integer else None)
-
-
-def reading_floor(readings: np.ndarray) -> float | None:
-    """The highest low reading value on which readings pile up (a detector's offset), or
-    None: among the values up to the median, the last that holds more than FLOOR_SPIKE x
-    the readings of the next value and at least FLOOR_SHARE of all."""
-    values, counts = np.unique(readings, return_counts=True)
-    below = np.flatnonzero(values[:-1] <= np.median(readings))
-    spikes = [
-        i
-        for i in below
-        if counts[i] > FLOOR_SPIKE * counts[i + 1] and counts[i] >= FLOOR_SHARE * readings.size
-    ]
-    return float(values[spikes[-1]]) if spikes else None
 
 
 def _evenly_spaced(frames: Sequence[np.ndarray]) -> list[int]:

@@ -8,7 +8,12 @@ parameters are polynomials of the signal (:mod:`.gmm`) is smooth by construction
 it cannot take every shape a detector makes: FMD Confocal_FISH readings pile up on a
 no-photon floor whose share the mixture lets die too early in the signal (measured:
 0.6 % of the readings at signal 40 against 7.6 %), and PN2V then pulls floor readings
-inside structures down to dark speckles.
+inside structures down to dark speckles. Nor does a mixture know that nothing reads
+below the floor: at low signals its Gaussians put an eighth of their mass there, so a
+floor reading came out less likely at signal 3 than at 5 (a bootstrapped Confocal_FISH
+model), and PN2V read the darkest pixels too bright. Where the readings have a floor
+(:func:`~.floor.lowest_reading`), the mixture's mass below its lowest common reading
+is moved onto that reading, as the detector records it.
 
 So each row is shrunk towards the mixture by ``alpha`` pseudo-counts,
 ``p(x|s) = (counts(x, s) + alpha * mixture(x|s)) / (n(s) + alpha)``: rows of many pixels
@@ -30,6 +35,7 @@ import numpy as np
 
 from pn2v_engine.progress import CancelToken, StageProgress
 
+from .floor import censor_below
 from .gmm_fit import iter_fit_gmm
 from .histogram import HistogramNoiseModel
 
@@ -92,13 +98,16 @@ def iter_smooth_histogram(
     *,
     cancel: CancelToken | None = None,
     min_pseudo_counts: float = 0.0,
+    lowest: float | None = None,
     **fit_options: Any,
 ) -> Generator[StageProgress, None, HistogramNoiseModel]:
     """``measured`` smoothed where thin by a mixture fitted to ``(signals, readings)``.
 
     The pairs are those the histogram counted (or a random sample of them); they fit the
     mixture and choose the pseudo-counts (:func:`held_out_nll`), from
-    ``min_pseudo_counts`` up (0: the whole grid). The result keeps
+    ``min_pseudo_counts`` up (0: the whole grid). ``lowest``: the detector records no
+    reading below this (:func:`~.floor.lowest_reading`), so the mixture's mass below its
+    bin is moved into it (None: the mixture as fitted). The result keeps
     ``measured``'s counts, metadata and source network and adds ``"smoothing"``. ``fit_options`` are
     those of :func:`~.gmm_fit.iter_fit_gmm` (``seed``, ``n_components``, ...). Yields
     ``smoothing`` progress in fitting steps; raises what
@@ -117,6 +126,8 @@ def iter_smooth_histogram(
     except StopIteration as done:
         mixture = done.value
     mass = mixture.bin_masses(measured.low, measured.high, measured.bins)
+    if lowest is not None:
+        mass = censor_below(mass, int(measured.bin_index(np.array([lowest]))[0]))
     counts = measured.counts
     if counts is None:
         counts = np.zeros(mass.shape, dtype=np.int64)
@@ -136,6 +147,7 @@ def iter_smooth_histogram(
             "components": mixture.n_components,
             "degree": mixture.degree,
             "pairs": int(np.size(signals)),
+            "lowest_reading": lowest,
             "held_out_nll": fit_scores["held_out_nll"][str(fit_scores["best_step"])],
             "pseudo_counts": None if math.isinf(alpha) else alpha,
             "pseudo_count_scores": {

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from pn2v_engine.bootstrap import BootstrapPairs
-from pn2v_engine.deflation import MIN_FACTOR, fit_deflation, reading_floor
+from pn2v_engine.deflation import MIN_FACTOR, fit_deflation
+from pn2v_engine.progress import drive
 
 GAIN, READ_VARIANCE = 2.0, 16.0
 
@@ -114,22 +115,25 @@ def test_readings_on_a_floor_stay_on_it() -> None:
     for s, x in zip(signals, readings, strict=True):
         dark = s < 30
         x[dark] = np.where(rng.random(int(dark.sum())) < 0.6, 3.0, x[dark])
-    deflated = BootstrapPairs(signals, readings, {}).deflated(_network(signals, 0.3))
+    pairs = BootstrapPairs(signals, readings, {})
+    lowest = pairs.lowest
+    assert lowest is not None and lowest <= 3.0
+    deflated = pairs.deflated(_network(signals, 0.3))
     assert deflated.summary["deflation"]["floor"] == 3.0
     for x, after in zip(readings, deflated.observation, strict=True):
         np.testing.assert_array_equal(after[x <= 3.0], x[x <= 3.0])
         assert np.mean(after[x > 3.0] != x[x > 3.0]) > 0.99
+    # the recorded readings' lowest value goes with the deflated pairs to the model
+    assert deflated.lowest == lowest
+    smoothed = drive(deflated.iter_smoothed_histogram(bins=64, steps=30))
+    assert smoothed.metadata["smoothing"]["lowest_reading"] == lowest
 
 
-def test_a_floor_is_a_spike_of_low_readings() -> None:
-    rng = np.random.default_rng(0)
-    smooth = np.round(rng.normal(40.0, 10.0, 100_000))
-    assert reading_floor(smooth) is None
-    floored = np.where(rng.random(smooth.size) < 0.3, rng.integers(3, 5, smooth.size), smooth)
-    assert reading_floor(floored) == 4.0
-    # a spike above the median is bright structure, not a floor
-    bright = np.where(rng.random(smooth.size) < 0.1, 60.0, smooth)
-    assert reading_floor(bright) is None
+def test_pairs_without_a_floor_censor_nothing() -> None:
+    signals, readings = _pairs(error_share=0.3)
+    pairs = BootstrapPairs(signals, readings, {})
+    assert pairs.lowest is None
+    assert pairs.deflated(_network(signals, 0.3)).lowest is None
 
 
 def test_a_negligible_error_keeps_the_pairs() -> None:

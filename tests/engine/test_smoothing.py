@@ -150,7 +150,32 @@ def test_smoothing_keeps_well_measured_rows_the_mixture_cannot_follow() -> None:
     row = torch.tensor([60.0])
     share = float(smoothed.likelihood(floor, row)) * smoothed.width
     assert share == pytest.approx(np.exp(-57 / 20), rel=0.3)
-    assert float(mixture_only.likelihood(floor, row)) * smoothed.width < 0.5 * share
+    assert smoothed.metadata["smoothing"]["lowest_reading"] == 3.0
+
+
+def test_the_mixture_reads_nothing_below_the_floor() -> None:
+    """The detector never reads below its baseline of 3; a fitted mixture's Gaussians do,
+    unless their mass there is moved onto the floor, where the detector records it."""
+    signal, reading = _photomultiplier_pairs(30_000, seed=0)
+    measured = histogram_from_pairs([signal], [reading], value_range=(0.0, 255.0), integer=True)
+    options = {"seed": 0, "steps": 60, "min_pseudo_counts": 10_000}
+    as_fitted = drive(iter_smooth_histogram(measured, signal, reading, **options))
+    censored = drive(iter_smooth_histogram(measured, signal, reading, lowest=3.0, **options))
+    assert as_fitted.metadata["smoothing"]["lowest_reading"] is None
+    assert censored.metadata["smoothing"]["lowest_reading"] == 3.0
+    floor = int(measured.bin_index(np.array([3.0]))[0])
+    for model in (as_fitted, censored):
+        np.testing.assert_allclose(model.density.numpy().sum(axis=1) * model.width, 1.0, rtol=1e-5)
+    for level in (5.0, 20.0):
+        row = int(measured.bin_index(np.array([level]))[0])
+        fitted = as_fitted.density.numpy()[row] * as_fitted.width
+        kept = censored.density.numpy()[row] * censored.width
+        assert fitted[:floor].sum() > 0.1 and kept[:floor].sum() < 0.01
+        # the floor's share (true: exp(-(s - 3) / 20)) comes closer
+        truth = np.exp(-(level - 3.0) / 20.0)
+        assert abs(kept[floor] - truth) < abs(fitted[floor] - truth)
+    s, x = (torch.from_numpy(v) for v in _photomultiplier_pairs(30_000, seed=1))
+    assert censored.log_likelihood(x, s).mean() > as_fitted.log_likelihood(x, s).mean() + 0.1
 
 
 def test_a_floor_on_the_pseudo_counts_limits_the_choice() -> None:
