@@ -270,9 +270,11 @@ class HistogramNoiseModel(NoiseModel):
             return super().describe()
         alpha = smoothing.get("pseudo_counts")  # None: the mixture alone (also older files)
         how = "" if alpha is None else f" where thin (under {alpha:,.0f} pixels a row)"
+        lowest = smoothing.get("lowest_reading")
+        floor = "" if lowest is None else f" that reads nothing below the floor of {lowest:g}"
         return (
             f"histogram noise model smoothed{how} by a {smoothing['components']}-component "
-            f"Gaussian mixture, calibrated range {self.low:g} to {self.high:g}"
+            f"Gaussian mixture{floor}, calibrated range {self.low:g} to {self.high:g}"
         )
 
     def posterior_weights(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:

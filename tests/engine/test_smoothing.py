@@ -151,6 +151,7 @@ def test_smoothing_keeps_well_measured_rows_the_mixture_cannot_follow() -> None:
     share = float(smoothed.likelihood(floor, row)) * smoothed.width
     assert share == pytest.approx(np.exp(-57 / 20), rel=0.3)
     assert smoothed.metadata["smoothing"]["lowest_reading"] == 3.0
+    assert "reads nothing below the floor of 3," in smoothed.describe()
 
 
 def test_the_mixture_reads_nothing_below_the_floor() -> None:
