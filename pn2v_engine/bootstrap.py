@@ -197,8 +197,9 @@ class BootstrapPairs:
     ) -> Generator[StageProgress, None, HistogramNoiseModel]:
         """The pairs' histogram smoothed by a mixture fitted to them, as calibration smooths
         (:mod:`~pn2v_engine.noise_models.smoothing`) but shrunk by at least
-        :data:`BOOTSTRAP_MIN_PSEUDO_COUNTS`: the mixture's shape at the histogram's
-        speed, with the pairs' counts kept."""
+        :data:`BOOTSTRAP_MIN_PSEUDO_COUNTS`, with nothing read below the recorded
+        readings' floor (:attr:`lowest`): the mixture's shape at the histogram's speed,
+        with the pairs' counts kept."""
         measured = self._histogram(bins, "smoothed")
         return (
             yield from iter_smooth_histogram(

@@ -106,12 +106,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             "The histogram was smoothed where thin by a Gaussian mixture fitted to the same "
             f"pixels ({weight}, chosen by cross-validation)."
         )
-        lowest = result.noise_model.metadata["smoothing"]["lowest_reading"]
-        if lowest is not None:
-            _say(
-                f"The readings pile up on a floor and nothing reads below {lowest:g}: the "
-                "mixture's share below it is counted there."
-            )
     for warning in s.warnings:
         _say(f"warning: {warning}")
     _say(f"Noise model written to {path}")

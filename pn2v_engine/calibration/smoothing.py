@@ -9,9 +9,7 @@ from dataclasses import replace
 import numpy as np
 
 from pn2v_engine.errors import NoiseModelError
-from pn2v_engine.noise_models.floor import lowest_reading
 from pn2v_engine.noise_models.gmm_fit import MAX_PAIRS
-from pn2v_engine.noise_models.histogram import is_integer_valued
 from pn2v_engine.noise_models.smoothing import iter_smooth_histogram
 from pn2v_engine.progress import CancelToken, StageProgress
 
@@ -35,11 +33,9 @@ def smooth_result(
     mixture the measured histogram stays in use and the summary says so.
     """
     measured = result.noise_model
-    signals, readings = sampler.pairs()
-    lowest = lowest_reading(readings) if is_integer_valued(readings) else None
     try:
         smoothed = yield from iter_smooth_histogram(
-            measured, signals, readings, cancel=cancel, lowest=lowest, seed=seed
+            measured, *sampler.pairs(), cancel=cancel, seed=seed
         )
     except NoiseModelError as error:
         warning = (

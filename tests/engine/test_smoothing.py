@@ -150,8 +150,9 @@ def test_smoothing_keeps_well_measured_rows_the_mixture_cannot_follow() -> None:
     row = torch.tensor([60.0])
     share = float(smoothed.likelihood(floor, row)) * smoothed.width
     assert share == pytest.approx(np.exp(-57 / 20), rel=0.3)
-    assert smoothed.metadata["smoothing"]["lowest_reading"] == 3.0
-    assert "reads nothing below the floor of 3," in smoothed.describe()
+    # calibration keeps the mixture's mass below the floor (README: censoring it cost
+    # calibrated PN2V 0.05-0.07 dB on FMD; bootstrapped models censor it)
+    assert smoothed.metadata["smoothing"]["lowest_reading"] is None
 
 
 def test_the_mixture_reads_nothing_below_the_floor() -> None:
@@ -164,6 +165,8 @@ def test_the_mixture_reads_nothing_below_the_floor() -> None:
     censored = drive(iter_smooth_histogram(measured, signal, reading, lowest=3.0, **options))
     assert as_fitted.metadata["smoothing"]["lowest_reading"] is None
     assert censored.metadata["smoothing"]["lowest_reading"] == 3.0
+    assert "reads nothing below the floor of 3," in censored.describe()
+    assert "floor" not in as_fitted.describe()
     floor = int(measured.bin_index(np.array([3.0]))[0])
     for model in (as_fitted, censored):
         np.testing.assert_allclose(model.density.numpy().sum(axis=1) * model.width, 1.0, rtol=1e-5)
