@@ -20,7 +20,7 @@ import torch
 
 from .config import Settings, parse_settings, preset
 from .data import Normalisation, as_frames
-from .deflation import NEGLIGIBLE, Deflation, Predict, fit_deflation
+from .deflation import NEGLIGIBLE, Deflation, Predict, evenly_spaced, fit_deflation
 from .errors import ConfigError, NoiseModelError
 from .noise_models import HistogramNoiseModel, NoiseModel, SourceNetwork, histogram_from_pairs
 from .noise_models.floor import lowest_reading
@@ -71,7 +71,8 @@ class BootstrapPairs:
     rescales the readings, so the models keep the recorded data's grid. ``network``,
     the N2V network, goes with every model built from the pairs. ``lowest`` is the
     recorded readings' :func:`~.noise_models.floor.lowest_reading` (default: from
-    ``observation`` where they are integers, as recorded), kept too.
+    ``observation`` where they are integers, as recorded; evenly spaced frames of at most
+    :data:`~.deflation.MAX_PIXELS` pixels), kept too.
     """
 
     signal: list[np.ndarray]
@@ -92,7 +93,8 @@ class BootstrapPairs:
         if self.integer is None:
             self.integer = all(is_integer_valued(x) for x in self.observation)
         if self.lowest is None and all(is_integer_valued(x) for x in self.observation):
-            self.lowest = lowest_reading(np.concatenate([x.ravel() for x in self.observation]))
+            sample = [self.observation[i].ravel() for i in evenly_spaced(self.observation)]
+            self.lowest = lowest_reading(np.concatenate(sample))
 
     def deflated(
         self,

@@ -50,7 +50,7 @@ SMOOTHING = 5
 #: N2V's error below this share of the pairs' variance at every level leaves them as they are.
 NEGLIGIBLE = 0.005
 #: Pixels re-noised and predicted at most (evenly spaced frames, at least one); the
-#: factors then apply to every pair.
+#: factors then apply to every pair. Bootstrapped pairs find their floor in as many.
 MAX_PIXELS = 1 << 22
 
 
@@ -105,7 +105,7 @@ def fit_deflation(
     Raises :class:`~pn2v_engine.errors.NoiseModelError` where the pseudo-clean signal is
     flat (one level) or the readings do not vary around it.
     """
-    frames = _evenly_spaced(signals)
+    frames = evenly_spaced(signals)
     signal = np.concatenate([np.ravel(signals[i]) for i in frames]).astype(np.float64)
     reading = np.concatenate([np.ravel(observations[i]) for i in frames]).astype(np.float64)
     residual = reading - signal
@@ -142,7 +142,7 @@ def fit_deflation(
     return Deflation(means, factors, reading_floor(reading) if integer else None)
 
 
-def _evenly_spaced(frames: Sequence[np.ndarray]) -> list[int]:
+def evenly_spaced(frames: Sequence[np.ndarray]) -> list[int]:
     """Indices of evenly spaced frames holding at most MAX_PIXELS pixels (at least one)."""
     total = sum(np.size(f) for f in frames)
     step = max(1, math.ceil(total / MAX_PIXELS))
