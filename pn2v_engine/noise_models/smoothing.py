@@ -14,7 +14,7 @@ floor reading came out less likely at signal 3 than at 5 (a bootstrapped Confoca
 model), and PN2V read the darkest pixels 1.8 grey levels too bright. Given the readings'
 ``lowest`` value (:func:`~.floor.lowest_reading`), the mixture's mass below it is moved
 onto it, as the detector records it. Bootstrapped models do this (FMD Confocal_FISH:
-+0.08 and +0.11 dB at two seeds); calibrated ones do not (it cost them 0.05-0.07 dB on
++0.08 to +0.16 dB at three seeds); calibrated ones do not (it cost them 0.05-0.07 dB on
 both FMD confocal types; README, "Benchmarks").
 
 So each row is shrunk towards the mixture by ``alpha`` pseudo-counts,
