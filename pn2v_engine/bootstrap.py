@@ -90,11 +90,13 @@ class BootstrapPairs:
                 min(float(np.min(a)) for a in arrays),
                 max(float(np.max(a)) for a in arrays),
             )
-        if self.integer is None:
-            self.integer = all(is_integer_valued(x) for x in self.observation)
-        if self.lowest is None and all(is_integer_valued(x) for x in self.observation):
-            sample = [self.observation[i].ravel() for i in evenly_spaced(self.observation)]
-            self.lowest = lowest_reading(np.concatenate(sample))
+        if self.integer is None or self.lowest is None:
+            as_recorded = all(is_integer_valued(x) for x in self.observation)
+            if self.integer is None:
+                self.integer = as_recorded
+            if self.lowest is None and as_recorded:
+                sample = [self.observation[i].ravel() for i in evenly_spaced(self.observation)]
+                self.lowest = lowest_reading(np.concatenate(sample))
 
     def deflated(
         self,

@@ -20,23 +20,30 @@ def reading_floor(readings: np.ndarray) -> float | None:
     None: among the values up to the median, the last that holds more than FLOOR_SPIKE x
     the readings of the next value and at least FLOOR_SHARE of all."""
     values, counts = np.unique(readings, return_counts=True)
-    below = np.flatnonzero(values[:-1] <= np.median(readings))
-    spikes = [
-        i
-        for i in below
-        if counts[i] > FLOOR_SPIKE * counts[i + 1] and counts[i] >= FLOOR_SHARE * readings.size
-    ]
-    return float(values[spikes[-1]]) if spikes else None
+    spike = _last_spike(values, counts, float(np.median(readings)))
+    return None if spike is None else float(values[spike])
 
 
 def lowest_reading(readings: np.ndarray) -> float | None:
     """Where the readings pile up on a floor (:func:`reading_floor`), the lowest value
     that holds at least FLOOR_SHARE of them: the detector reads (almost) nothing below it
     (FMD Confocal_FISH and Confocal_MICE: 3). None where there is no floor."""
-    if reading_floor(readings) is None:
-        return None
     values, counts = np.unique(readings, return_counts=True)
+    if _last_spike(values, counts, float(np.median(readings))) is None:
+        return None
     return float(values[np.argmax(counts >= FLOOR_SHARE * readings.size)])
+
+
+def _last_spike(values: np.ndarray, counts: np.ndarray, median: float) -> int | None:
+    """Index of :func:`reading_floor`'s value among the sorted unique ``values``."""
+    total = counts.sum()
+    below = np.flatnonzero(values[:-1] <= median)
+    spikes = [
+        i
+        for i in below
+        if counts[i] > FLOOR_SPIKE * counts[i + 1] and counts[i] >= FLOOR_SHARE * total
+    ]
+    return spikes[-1] if spikes else None
 
 
 def censor_below(mass: np.ndarray, floor_bin: int) -> np.ndarray:
