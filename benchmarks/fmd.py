@@ -22,6 +22,8 @@ data (self-supervised); the 50-frame average is used only to score. Rows:
                  as the engine does: their histogram as measured, smoothed where thin
                  (the engine's default), or their mixture alone, tabulated; each model
                  keeps the N2V row's network, and PN2V training starts from it
+* ``pn2v_boot_rot4`` the ``pn2v_boot`` network denoising each capture in its 4 rotations,
+                 the 4 MMSE averaged (``orientations=4``)
 * ``pn2v_boot_plain`` (ablation)  ``pn2v_boot`` from the pairs as measured, N2V's
                  error left in (the engine's ``deflate=False``)
 * ``pn2v_boot_scratch`` (ablation)  ``pn2v_boot`` trained from random weights, not from
@@ -107,6 +109,7 @@ METHODS: dict[str, str] = {
     "pn2v_est": "U-Net (PN2V, est. NM)",
     "pn2v_boot_hist": "U-Net (PN2V, bootstrapped histogram)",
     "pn2v_boot": "U-Net (PN2V, bootstrapped, smoothed)",
+    "pn2v_boot_rot4": "U-Net (PN2V, bootstrapped, smoothed), 4 rotations averaged",
     "pn2v_boot_gmm": "U-Net (PN2V, bootstrapped GMM)",
     "pn2v_boot_plain": "U-Net (PN2V, bootstrapped, smoothed, pairs as measured)",
     "pn2v_boot_scratch": "U-Net (PN2V, bootstrapped, smoothed, from random weights)",
@@ -357,9 +360,11 @@ def reused_n2v(task: Task, settings: Settings) -> Trained:
 
 
 def train_and_denoise(
-    task: Task, settings: Settings, noise_model: NoiseModel | None
+    task: Task, settings: Settings, noise_model: NoiseModel | None, rotated: bool = False
 ) -> tuple[dict[str, np.ndarray], Outcome]:
-    """Train on the captures within the budget, then denoise each capture separately."""
+    """Train on the captures within the budget, then denoise each capture separately
+    (``rotated``: also averaged over 4 rotations, ``mmse_rot4``, its seconds a frame
+    ``s_per_frame_rot4``)."""
     from pn2v_engine import Denoiser, run_predict
     from pn2v_engine.bootstrap import source_network
 
@@ -391,6 +396,15 @@ def train_and_denoise(
         seconds.append(time.perf_counter() - started)
         mmse.append(prediction.mmse)
         prior.append(prediction.prior_mean)
+    images = {"mmse": np.stack(mmse), "prior_mean": np.stack(prior)}
+    if rotated:
+        rotations, rotated_seconds = [], []
+        for frame in task.noisy:
+            started = time.perf_counter()
+            rotations.append(run_predict(denoiser, frame, orientations=4).mmse)
+            rotated_seconds.append(time.perf_counter() - started)
+        images["mmse_rot4"] = np.stack(rotations)
+        images["s_per_frame_rot4"] = np.array(np.mean(rotated_seconds))
     val = min(r.history.val_loss) if r.history.val_loss else math.nan
     started = [f"started from {r.started_from}"] if r.started_from else []
     outcome = Outcome(
@@ -401,7 +415,7 @@ def train_and_denoise(
         notes=[*trained.notes, *started, f"best val loss {val:.4g}"],
         network=source_network(r) if settings.mode == "n2v" else None,
     )
-    return {"mmse": np.stack(mmse), "prior_mean": np.stack(prior)}, outcome
+    return images, outcome
 
 
 def method_input(task: Task) -> dict[str, Outcome]:
@@ -430,16 +444,29 @@ def method_pn2v_raw(task: Task) -> dict[str, Outcome]:
 
 
 def _pn2v_with(
-    task: Task, model: NoiseModel, row: str, prior_row: str | None = None
+    task: Task,
+    model: NoiseModel,
+    row: str,
+    prior_row: str | None = None,
+    rotated_row: str | None = None,
 ) -> dict[str, Outcome]:
-    """PN2V trained and denoising with ``model``: its MMSE row (and its prior mean's)."""
-    images, outcome = train_and_denoise(task, network_settings(task, "pn2v"), model)
+    """PN2V trained and denoising with ``model``: its MMSE row (and its prior mean's, and
+    its MMSE averaged over 4 rotations)."""
+    settings = network_settings(task, "pn2v")
+    images, outcome = train_and_denoise(task, settings, model, rotated=rotated_row is not None)
     outcome.peak_rss_mb = peak_rss_mb()
     outcome.notes.insert(0, describe_model(model))
     rows = {row: dataclasses.replace(outcome, predictions=images["mmse"])}
     if prior_row is not None:
         rows[prior_row] = dataclasses.replace(
             outcome, predictions=images["prior_mean"], notes=["same run"]
+        )
+    if rotated_row is not None:
+        rows[rotated_row] = dataclasses.replace(
+            outcome,
+            predictions=images["mmse_rot4"],
+            s_per_frame=float(images["s_per_frame_rot4"]),
+            notes=["same network", "`orientations=4`"],
         )
     return rows
 
@@ -494,7 +521,7 @@ def method_pn2v_boot(task: Task) -> dict[str, Outcome]:
     from pn2v_engine import drive
 
     model = drive(bootstrap_pairs(task).iter_smoothed_histogram(seed=task.seed))
-    return _pn2v_with(task, model, "pn2v_boot")
+    return _pn2v_with(task, model, "pn2v_boot", rotated_row="pn2v_boot_rot4")
 
 
 def method_pn2v_boot_plain(task: Task) -> dict[str, Outcome]:
@@ -619,7 +646,7 @@ JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = 
     "pn2v_warm": (method_pn2v_warm, ("pn2v_warm",)),
     "pn2v_est": (method_pn2v_est, ("pn2v_est",)),
     "pn2v_boot_hist": (method_pn2v_boot_hist, ("pn2v_boot_hist",)),
-    "pn2v_boot": (method_pn2v_boot, ("pn2v_boot",)),
+    "pn2v_boot": (method_pn2v_boot, ("pn2v_boot", "pn2v_boot_rot4")),
     "pn2v_boot_gmm": (method_pn2v_boot_gmm, ("pn2v_boot_gmm",)),
     "pn2v_boot_plain": (method_pn2v_boot_plain, ("pn2v_boot_plain",)),
     "pn2v_boot_scratch": (method_pn2v_boot_scratch, ("pn2v_boot_scratch",)),

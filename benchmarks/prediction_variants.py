@@ -175,7 +175,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             record(f"MMSE, prior spread x {alpha:g}", variants.mmse(plain, x, alpha)[0])
         eight = variants.dihedral_features(normalised)
         record("MMSE, samples pooled over 8 rotations/mirrors", variants.mmse(eight, x)[0])
-        averaged = np.mean([variants.mmse([f], x)[0] for f in eight], axis=0)
+        oriented = [variants.mmse([f], x)[0] for f in eight]
+        record("MMSE, averaged over 2 orientations (0 and 180 degrees)", np.mean(oriented[::2][:2], axis=0))
+        record("MMSE, averaged over 4 rotations", np.mean(oriented[:4], axis=0))
+        averaged = np.mean(oriented, axis=0)
         record("MMSE, averaged over 8 rotations/mirrors", averaged)
         blind = [variants.blind_spot_features(normalised)]
         record("MMSE, blind spot at prediction (9 passes)", variants.mmse(blind, x)[0])

@@ -15,7 +15,7 @@ from pn2v_engine.noise_models import (
     PoissonGaussianNoiseModel,
     histogram_from_pairs,
 )
-from pn2v_engine.prediction import Denoiser, Prediction, iter_predict, run_predict
+from pn2v_engine.prediction import ORIENTATIONS, Denoiser, Prediction, iter_predict, run_predict
 from pn2v_engine.progress import Cancelled, CancelToken, PredictProgress
 from pn2v_engine.training import build_network
 
@@ -326,3 +326,79 @@ def test_samples_beyond_the_histogram_are_clamped_to_its_range(
     lowest = histogram.bin_centres[0]
     np.testing.assert_allclose(result.mmse, lowest, rtol=1e-6)
     np.testing.assert_allclose(result.prior_mean, lowest, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- orientations
+
+
+def _turned(image: np.ndarray, k: int) -> np.ndarray:
+    turned = np.rot90(image, k % 4)
+    return np.ascontiguousarray(turned[:, ::-1] if k >= 4 else turned)
+
+
+def _turned_back(image: np.ndarray, k: int) -> np.ndarray:
+    return np.rot90(image[:, ::-1] if k >= 4 else image, -(k % 4))
+
+
+@pytest.mark.parametrize("orientations", [2, 4, 8])
+def test_orientations_average_the_turned_images_results(orientations: int) -> None:
+    denoiser = _denoiser()
+    image = _image(48, 64, seed=5)  # on the pooling grid: no padding to turn with the image
+    result = run_predict(
+        denoiser, image, prior_mean=True, uncertainty=True, orientations=orientations
+    )
+    turns = ORIENTATIONS[orientations]
+    each = [
+        run_predict(denoiser, _turned(image, k), prior_mean=True, uncertainty=True) for k in turns
+    ]
+
+    def back(name: str) -> np.ndarray:
+        return np.stack(
+            [_turned_back(getattr(p, name), k) for p, k in zip(each, turns, strict=True)]
+        )
+
+    mmse, prior, std = back("mmse"), back("prior_mean"), back("posterior_std")
+    mmse, prior, std = (a.astype(np.float64) for a in (mmse, prior, std))
+    scale = NORMALISATION.std
+    np.testing.assert_allclose(result.mmse, mmse.mean(0), atol=1e-4 * scale)
+    np.testing.assert_allclose(result.prior_mean, prior.mean(0), atol=1e-4 * scale)
+    # the equal mixture of the orientations' posteriors: within plus between
+    mixture = np.sqrt((std**2).mean(0) + mmse.var(0))
+    np.testing.assert_allclose(result.posterior_std, mixture, atol=1e-4 * scale)
+    # not vacuous: the orientations disagree, and their spread adds to the uncertainty
+    assert mmse.std(0).mean() > 0.1
+    assert np.all(result.posterior_std >= np.sqrt((std**2).mean(0)) - 1e-3)
+
+
+def test_one_orientation_is_the_plain_prediction() -> None:
+    denoiser = _denoiser()
+    image = _image(30, 41, seed=6)
+    plain = run_predict(denoiser, image, uncertainty=True)
+    one = run_predict(denoiser, image, uncertainty=True, orientations=1)
+    np.testing.assert_array_equal(one.mmse, plain.mmse)
+    np.testing.assert_allclose(one.posterior_std, plain.posterior_std, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["pn2v", "n2v"])
+def test_oriented_prediction_tiled_equals_untiled(mode: str) -> None:
+    denoiser = _denoiser(
+        None if mode == "n2v" else PG, mode=mode, depth=3, k=1 if mode == "n2v" else 32
+    )
+    image = _image(77, 53, seed=7)
+    whole = run_predict(denoiser, image, tile_size=1024, uncertainty=True, orientations=8)
+    tiled = run_predict(denoiser, image, tile_size=32, uncertainty=True, orientations=8)
+    np.testing.assert_allclose(tiled.mmse, whole.mmse, atol=1e-4 * NORMALISATION.std)
+    if mode == "pn2v":
+        np.testing.assert_allclose(
+            tiled.posterior_std, whole.posterior_std, atol=1e-4 * NORMALISATION.std
+        )
+    else:
+        assert tiled.posterior_std is None
+    plain = run_predict(denoiser, image)
+    assert np.abs(whole.mmse - plain.mmse).mean() > 0.01
+
+
+@pytest.mark.parametrize("orientations", [0, 3, 16])
+def test_other_numbers_of_orientations_are_refused(orientations: int) -> None:
+    with pytest.raises(ValueError, match="orientations must be one of"):
+        run_predict(_denoiser(), _image(8, 8), orientations=orientations)
