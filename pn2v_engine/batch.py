@@ -39,6 +39,8 @@ class DenoiseOptions:
     prior_mean: bool = False
     dtype: Literal["float32", "input"] = "float32"
     tile_size: int | None = None
+    #: 1, 2, 4 or 8 orientations averaged (:func:`~pn2v_engine.prediction.iter_predict`)
+    orientations: int = 1
     allow_out_of_range: bool = False
 
 
@@ -112,6 +114,7 @@ def iter_denoise_file(
         prior_mean=options.prior_mean,
         uncertainty=options.uncertainty,
         tile_size=options.tile_size,
+        orientations=options.orientations,
         cancel=cancel,
     )
     shape = image.data.shape if image.frames > 1 else image.data.shape[1:]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from . import __version__
+from .config import ORIENTATIONS
 from .errors import PN2VError
 from .progress import Cancelled, CancelToken
 
@@ -400,6 +401,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         prior_mean=args.prior_mean,
         dtype=args.dtype,
         tile_size=args.tile_size,
+        orientations=args.orientations,
         allow_out_of_range=args.allow_out_of_range,
     )
     inputs = [job.source for job in jobs]
@@ -623,6 +625,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="float32 (default), or the input's type (rounded and clipped).",
     )
     p.add_argument("--tile-size", type=int, help="Tile side in pixels (smaller uses less memory).")
+    p.add_argument(
+        "--orientations",
+        type=int,
+        choices=sorted(ORIENTATIONS),
+        default=1,
+        help="Average the results of the image turned (and mirrored) this many ways: a little "
+        "less noise (4: +0.04-0.07 dB on FMD) for that many times the time (default 1).",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps.")
     p.add_argument(
         "--allow-out-of-range",

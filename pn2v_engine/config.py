@@ -95,6 +95,11 @@ class TrainingConfig(_Strict):
         return self
 
 
+#: Orientations averaged at prediction -> the dihedral transforms used (``k % 4``
+#: quarter turns, mirrored when ``k >= 4``); 2 is the image and its half turn.
+ORIENTATIONS: dict[int, tuple[int, ...]] = {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3), 8: tuple(range(8))}
+
+
 class PredictionConfig(_Strict):
     """Tiled MMSE prediction."""
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import Settings
+from .config import ORIENTATIONS, Settings
 from .data import Normalisation
 from .device import is_out_of_memory, select_device
 from .errors import InvalidImageError, ResourceError
@@ -30,10 +30,6 @@ from .training import build_network
 from .unet import SampleNetwork
 
 log = logging.getLogger(__name__)
-
-#: Orientations averaged at prediction -> the dihedral transforms used (``k % 4``
-#: quarter turns, mirrored when ``k >= 4``); 2 is the image and its half turn.
-ORIENTATIONS: dict[int, tuple[int, ...]] = {1: (0,), 2: (0, 2), 4: (0, 1, 2, 3), 8: tuple(range(8))}
 
 
 @dataclass

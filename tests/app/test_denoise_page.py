@@ -287,6 +287,30 @@ def test_options_write_uncertainty_and_prior_mean(page: DenoisePage, qtbot, tmp_
     assert uncertainty.shape == (SIZE, SIZE) and np.all(uncertainty >= 0)
 
 
+def test_four_rotations_average_the_turned_results(
+    page: DenoisePage, qtbot, tmp_path: Path, trained
+) -> None:
+    source = _write(tmp_path / "cells.tif", 4)
+    page.add_paths([source])
+    combo = page.results.passes_combo
+    assert combo.currentData() == 1 and combo.toolTip()
+    combo.setCurrentIndex(combo.findData(4))
+    assert page.results.options().orientations == 4
+
+    _run(page, qtbot)
+
+    written = tifffile.imread(tmp_path / "cells_pn2v" / "cells_pn2v.tif")
+    noise_model, result = trained
+    denoiser = engine.Denoiser(
+        result.settings, result.best_weights, result.normalisation, noise_model, "cpu"
+    )
+    pixels = tifffile.imread(source).astype(np.float32)
+    np.testing.assert_allclose(
+        written, engine.run_predict(denoiser, pixels, orientations=4).mmse, atol=1e-3
+    )
+    assert np.abs(written - engine.run_predict(denoiser, pixels).mmse).max() > 1e-2
+
+
 def test_output_folder_holding_inputs_is_refused_inline(
     page: DenoisePage, qtbot, tmp_path: Path
 ) -> None:

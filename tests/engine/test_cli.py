@@ -149,6 +149,23 @@ def test_denoise_input_dtype_and_default_folder(trained: Path, capsys) -> None:
     assert tifffile.imread(out / "a_pn2v.tif").dtype == np.uint16
 
 
+def test_denoise_averages_orientations(trained: Path, tmp_path: Path, capsys) -> None:
+    from pn2v_engine import load_project, run_predict
+
+    image = trained.parent / "images" / "a.tif"
+    out = tmp_path / "four"
+    assert main(["denoise", str(trained), str(image), "-o", str(out), "--orientations", "4"]) == 0
+    written = tifffile.imread(out / "a_pn2v.tif")
+    denoiser = load_project(trained).denoiser(device="cpu")
+    pixels = tifffile.imread(image).astype(np.float32)
+    expected = run_predict(denoiser, pixels, orientations=4).mmse
+    np.testing.assert_allclose(written, expected, atol=1e-4)
+    assert np.abs(written - run_predict(denoiser, pixels).mmse).max() > 1e-3
+    with pytest.raises(SystemExit):
+        main(["denoise", str(trained), str(image), "--orientations", "3"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_denoise_refuses_to_write_beside_inputs(trained: Path, capsys) -> None:
     demo = trained.parent
     code = main(["denoise", str(trained), str(demo / "images"), "-o", str(demo / "images")])

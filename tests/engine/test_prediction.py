@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pn2v_engine.config import Settings
+from pn2v_engine.config import ORIENTATIONS, Settings
 from pn2v_engine.data import Normalisation
 from pn2v_engine.errors import InvalidImageError
 from pn2v_engine.noise_models import (
@@ -15,7 +15,7 @@ from pn2v_engine.noise_models import (
     PoissonGaussianNoiseModel,
     histogram_from_pairs,
 )
-from pn2v_engine.prediction import ORIENTATIONS, Denoiser, Prediction, iter_predict, run_predict
+from pn2v_engine.prediction import Denoiser, Prediction, iter_predict, run_predict
 from pn2v_engine.progress import Cancelled, CancelToken, PredictProgress
 from pn2v_engine.training import build_network
 
