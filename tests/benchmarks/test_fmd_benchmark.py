@@ -244,7 +244,7 @@ def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
         for line in done.stdout.splitlines()
         if line.startswith(("| MMSE", "| prior", "| the bootstrap's", "| 0.6 MMSE"))
     }
-    assert len(rows) == 11, done.stdout
+    assert len(rows) == 13, done.stdout
     assert all(15 < value < 45 for value in rows.values())
     # the engine's own prediction and this script's MMSE agree
     from pn2v_engine import load_project, psnr, run_predict
@@ -252,6 +252,8 @@ def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
     gt = read_image(DATA / "gt" / "Confocal_MICE_1.png").data[0]
     engine = run_predict(load_project(project).denoiser("cpu"), frames[0]).mmse
     assert abs(psnr(gt, engine, data_range=255.0) - rows["MMSE (as the engine predicts)"]) < 0.01
+    rotated = run_predict(load_project(project).denoiser("cpu"), frames[0], orientations=4).mmse
+    assert abs(psnr(gt, rotated, data_range=255.0) - rows["MMSE, averaged over 4 rotations"]) < 0.01
     denoiser = Denoiser(n2v.settings, n2v.best_weights, n2v.normalisation, None, "cpu")
     engine_n2v = run_predict(denoiser, frames[0]).mmse
     n2v_psnr = psnr(gt, engine_n2v, data_range=255.0)
