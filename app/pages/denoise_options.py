@@ -34,6 +34,15 @@ PASSES = (
 )
 
 
+def _choices(choices: tuple[tuple[str, Any], ...], tooltip: str) -> QComboBox:
+    """A combo box of (text, value) ``choices``, the first chosen."""
+    combo = QComboBox()
+    for text, value in choices:
+        combo.addItem(text, value)
+    combo.setToolTip(tooltip)
+    return combo
+
+
 class ResultOptions(QGroupBox):
     """The output folder (empty: automatic), the pixel type, the passes, the optional maps."""
 
@@ -59,23 +68,19 @@ class ResultOptions(QGroupBox):
         self.output_message.setObjectName("errorText")
         self.output_message.setWordWrap(True)
         self.output_message.hide()
-        self.dtype_combo = QComboBox()
-        for text, value in OUTPUT_TYPES:
-            self.dtype_combo.addItem(text, value)
-        self.dtype_combo.setToolTip(
+        self.dtype_combo = _choices(
+            OUTPUT_TYPES,
             "32-bit float keeps the denoised values exactly, including fractions of a grey "
             "level; Fiji and most tools open it.\n"
             "Same as input writes the input's pixel type (for example 16-bit): smaller files "
-            "that behave like your originals, with values rounded and clipped to that type."
+            "that behave like your originals, with values rounded and clipped to that type.",
         )
-        self.passes_combo = QComboBox()
-        for text, value in PASSES:
-            self.passes_combo.addItem(text, value)
-        self.passes_combo.setToolTip(
+        self.passes_combo = _choices(
+            PASSES,
             "One pass denoises each image once.\n"
             "4 rotations denoises it turned by 0, 90, 180 and 270 degrees and averages the "
             "four results: a little less noise (0.04-0.07 dB on the FMD benchmark) for four "
-            "times the time. The uncertainty map then also holds where the four disagree."
+            "times the time. The uncertainty map then also holds where the four disagree.",
         )
         self.uncertainty_check = QCheckBox("&Uncertainty map")
         self.uncertainty_check.setToolTip(
