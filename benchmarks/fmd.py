@@ -60,7 +60,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from common import (
@@ -86,6 +86,7 @@ if TYPE_CHECKING:
         HistogramNoiseModel,
         NoiseModel,
         PoissonGaussianNoiseModel,
+        Prediction,
         Settings,
         SourceNetwork,
     )
@@ -389,29 +390,32 @@ def train_and_denoise(
         save_project(project, task.keep_projects / f"{task.name}_{task.job}.pn2v")
     weights = r.best_weights if task.weights == "best" else r.last_weights
     denoiser = Denoiser(r.settings, weights, r.normalisation, noise_model, task.device)
-    mmse, prior, seconds = [], [], []
-    for frame in task.noisy:
-        started = time.perf_counter()
-        prediction = run_predict(denoiser, frame, prior_mean=True)
-        seconds.append(time.perf_counter() - started)
-        mmse.append(prediction.mmse)
-        prior.append(prediction.prior_mean)
-    images = {"mmse": np.stack(mmse), "prior_mean": np.stack(prior)}
-    if rotated:
-        rotations, rotated_seconds = [], []
+
+    def denoise_each(**options: Any) -> tuple[list[Prediction], float]:
+        """Each capture denoised separately, and the mean seconds a capture."""
+        predictions, seconds = [], []
         for frame in task.noisy:
             started = time.perf_counter()
-            rotations.append(run_predict(denoiser, frame, orientations=4).mmse)
-            rotated_seconds.append(time.perf_counter() - started)
-        images["mmse_rot4"] = np.stack(rotations)
-        images["s_per_frame_rot4"] = np.array(np.mean(rotated_seconds))
+            predictions.append(run_predict(denoiser, frame, **options))
+            seconds.append(time.perf_counter() - started)
+        return predictions, float(np.mean(seconds))
+
+    plain, s_per_frame = denoise_each(prior_mean=True)
+    images = {
+        "mmse": np.stack([p.mmse for p in plain]),
+        "prior_mean": np.stack([p.prior_mean for p in plain]),
+    }
+    if rotated:
+        turned, turned_s_per_frame = denoise_each(orientations=4)
+        images["mmse_rot4"] = np.stack([p.mmse for p in turned])
+        images["s_per_frame_rot4"] = np.array(turned_s_per_frame)
     val = min(r.history.val_loss) if r.history.val_loss else math.nan
     started = [f"started from {r.started_from}"] if r.started_from else []
     outcome = Outcome(
         predictions=None,
         train_s=trained.seconds,
         steps=trained.steps,
-        s_per_frame=float(np.mean(seconds)),
+        s_per_frame=s_per_frame,
         notes=[*trained.notes, *started, f"best val loss {val:.4g}"],
         network=source_network(r) if settings.mode == "n2v" else None,
     )

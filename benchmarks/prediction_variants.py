@@ -176,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         eight = variants.dihedral_features(normalised)
         record("MMSE, samples pooled over 8 rotations/mirrors", variants.mmse(eight, x)[0])
         oriented = [variants.mmse([f], x)[0] for f in eight]
-        record("MMSE, averaged over 2 orientations (0 and 180 degrees)", np.mean(oriented[::2][:2], axis=0))
+        half_turn = np.mean([oriented[0], oriented[2]], axis=0)
+        record("MMSE, averaged over 2 orientations (0 and 180 degrees)", half_turn)
         record("MMSE, averaged over 4 rotations", np.mean(oriented[:4], axis=0))
         averaged = np.mean(oriented, axis=0)
         record("MMSE, averaged over 8 rotations/mirrors", averaged)

@@ -209,13 +209,18 @@ def iter_predict(
 
 
 def _oriented(image: torch.Tensor, k: int) -> torch.Tensor:
-    """``image`` turned by ``k % 4`` quarter turns, mirrored when ``k >= 4`` (last two axes)."""
+    """``image`` turned by ``k % 4`` quarter turns, mirrored when ``k >= 4`` (last two
+    axes); ``image`` itself for ``k == 0`` (``rot90`` would copy it)."""
+    if k == 0:
+        return image
     turned = torch.rot90(image, k % 4, (-2, -1))
     return torch.flip(turned, (-1,)) if k >= 4 else turned
 
 
 def _unoriented(image: torch.Tensor, k: int) -> torch.Tensor:
     """The inverse of :func:`_oriented`."""
+    if k == 0:
+        return image
     unmirrored = torch.flip(image, (-1,)) if k >= 4 else image
     return torch.rot90(unmirrored, -(k % 4), (-2, -1))
 
