@@ -9,7 +9,8 @@ prediction of ŝ noised again, around ŝ), the ratio the deflation should apply
 log-likelihood of the true pairs (gt, x) under the bootstrapped model built from the
 pairs as measured and deflated as the engine does, and under the calibrated model where
 the type has a calibration pair. Last, for each
-pseudo-count the smoothing may shrink the deflated pairs' rows by, the cross-validated
+pseudo-count the smoothing may shrink the deflated pairs' rows by (the whole grid and the
+engine's, from its floor up), the cross-validated
 score that chooses it (the pairs' own held-out likelihood) next to the true pairs'.
 
     python benchmarks/bootstrap_diagnostics.py --types Confocal_MICE Confocal_FISH
@@ -128,9 +129,14 @@ def likelihood_table(task: Task, gt: np.ndarray, predicted: np.ndarray, predict:
 def pseudo_count_table(task: Task, gt: np.ndarray, predicted: np.ndarray, predict: Predict) -> str:
     """Per pseudo-count: the pairs' cross-validated score and the true pairs' likelihood."""
     from pn2v_engine import drive
-    from pn2v_engine.bootstrap import BOOTSTRAP_MIN_PSEUDO_COUNTS
+    from pn2v_engine.bootstrap import BOOTSTRAP_MIN_PSEUDO_ROWS
     from pn2v_engine.noise_models import HistogramNoiseModel
-    from pn2v_engine.noise_models.smoothing import PSEUDO_COUNT_GRID, held_out_nll, shrink_rows
+    from pn2v_engine.noise_models.smoothing import (
+        PSEUDO_COUNT_GRID,
+        held_out_nll,
+        pseudo_count_grid,
+        shrink_rows,
+    )
 
     pairs = _pairs(task, predicted).deflated(predict, seed=task.seed)
     measured = pairs.histogram()
@@ -139,18 +145,20 @@ def pseudo_count_table(task: Task, gt: np.ndarray, predicted: np.ndarray, predic
     mass = mixture.bin_masses(measured.low, measured.high, measured.bins)
     s = np.concatenate([p.ravel() for p in pairs.signal])
     x = np.concatenate([f.ravel() for f in pairs.observation])
-    scores = held_out_nll(mass, measured.bin_index(s), measured.bin_index(x), seed=0)
+    engine_grid = pseudo_count_grid(measured.counts, BOOTSTRAP_MIN_PSEUDO_ROWS)
+    grid = sorted({*PSEUDO_COUNT_GRID, *engine_grid})
+    scores = held_out_nll(mass, measured.bin_index(s), measured.bin_index(x), seed=0, grid=grid)
     signal, observed = _true_pairs(task, gt)
     truth = {}
-    for alpha in PSEUDO_COUNT_GRID:
+    for alpha in grid:
         table = shrink_rows(measured.counts, mass, alpha) / measured.width
         model = HistogramNoiseModel(table, measured.low, measured.high)
         truth[alpha] = float(_log_likelihoods(model, signal, observed).mean())
-    chosen = min(scores, key=scores.__getitem__)
-    floored = min((a for a in scores if a >= BOOTSTRAP_MIN_PSEUDO_COUNTS), key=scores.__getitem__)
+    chosen = min(PSEUDO_COUNT_GRID, key=scores.__getitem__)
+    floored = min(engine_grid, key=scores.__getitem__)
     best = max(truth, key=truth.__getitem__)
     rows = []
-    for alpha in PSEUDO_COUNT_GRID:
+    for alpha in grid:
         marks = [
             label
             for label, a in (("whole grid's choice", chosen), ("engine's choice", floored))

@@ -45,12 +45,14 @@ BootstrapProgress = TrainProgress | StageProgress
 
 METHOD = "bootstrapped: Noise2Void prediction as the clean signal (Prakash et al. 2020)"
 
-#: Pseudo-counts from which the smoothed kind's cross-validation chooses (calibration: all).
-#: Chosen by PSNR, not likelihood: on FMD (``benchmarks/fmd.py``, README "Benchmarks")
-#: PN2V trained with rows shrunk this hard denoised as well or better on all three types
-#: (two seeds on two of them), although the likelihood of the pairs, and of the true
-#: pairs (``bootstrap_diagnostics.py``), peaks at fewer pseudo-counts.
-BOOTSTRAP_MIN_PSEUDO_COUNTS = 10_000.0
+#: The smoothed kind's floor on the pseudo-counts, in rows: its cross-validation chooses
+#: from this many times the pairs in a row of average population up (calibration: the
+#: whole grid), so the mixture weighs the same whatever the grid's bin width. Chosen by
+#: PSNR, not likelihood: on FMD (``benchmarks/fmd.py``, README "Benchmarks") PN2V trained
+#: with rows shrunk this hard (10,000 pseudo-counts on 4 x 512² pairs in bins of 2 grey
+#: levels) denoised as well or better on all three types, although the likelihood of the
+#: pairs, and of the true pairs (``bootstrap_diagnostics.py``), peaks at fewer.
+BOOTSTRAP_MIN_PSEUDO_ROWS = 1.2
 
 
 def n2v_settings(settings: Settings | None = None) -> Settings:
@@ -201,7 +203,7 @@ class BootstrapPairs:
     ) -> Generator[StageProgress, None, HistogramNoiseModel]:
         """The pairs' histogram smoothed by a mixture fitted to them, as calibration smooths
         (:mod:`~pn2v_engine.noise_models.smoothing`) but shrunk by at least
-        :data:`BOOTSTRAP_MIN_PSEUDO_COUNTS`, with nothing read below the recorded
+        :data:`BOOTSTRAP_MIN_PSEUDO_ROWS` rows' worth of pairs, with nothing read below the recorded
         readings' floor (:attr:`lowest`): the mixture's shape at the histogram's speed,
         with the pairs' counts kept."""
         measured = self._histogram(bins, "smoothed")
@@ -210,7 +212,7 @@ class BootstrapPairs:
                 measured,
                 *self._flat(),
                 cancel=cancel,
-                min_pseudo_counts=BOOTSTRAP_MIN_PSEUDO_COUNTS,
+                min_pseudo_rows=BOOTSTRAP_MIN_PSEUDO_ROWS,
                 lowest=self.lowest,
                 **self._fit_options(fit_options),
             )

@@ -49,6 +49,27 @@ PSEUDO_COUNT_GRID: tuple[float, ...] = (
 _LOG_FLOOR = 1e-12
 
 
+def mean_row_count(counts: np.ndarray) -> float:
+    """The mean number of pairs in the histogram rows that hold any (0 where none do)."""
+    rows = counts.sum(axis=1)
+    filled = rows[rows > 0]
+    return float(filled.mean()) if filled.size else 0.0
+
+
+def pseudo_count_grid(counts: np.ndarray, min_pseudo_rows: float = 0.0) -> tuple[float, ...]:
+    """The pseudo-counts the cross-validation tries for a histogram of ``counts``.
+
+    ``min_pseudo_rows`` = 0: :data:`PSEUDO_COUNT_GRID`. Otherwise a floor of
+    ``min_pseudo_rows`` times :func:`mean_row_count`, 3.16 and 10 times that, and the
+    mixture alone: the mixture weighs as much in a row of average population whatever
+    the grid's bin width (rows half as wide hold half the pairs).
+    """
+    floor = min_pseudo_rows * mean_row_count(counts)
+    if floor <= 0:
+        return PSEUDO_COUNT_GRID
+    return (*(floor * 10 ** (k / 2) for k in range(3)), math.inf)
+
+
 def shrink_rows(counts: np.ndarray, mass: np.ndarray, alpha: float) -> np.ndarray:
     """Rows ``(counts + alpha * mass) / (n + alpha)``: probabilities summing to one.
 
@@ -99,15 +120,16 @@ def iter_smooth_histogram(
     readings: np.ndarray,
     *,
     cancel: CancelToken | None = None,
-    min_pseudo_counts: float = 0.0,
+    min_pseudo_rows: float = 0.0,
     lowest: float | None = None,
     **fit_options: Any,
 ) -> Generator[StageProgress, None, HistogramNoiseModel]:
     """``measured`` smoothed where thin by a mixture fitted to ``(signals, readings)``.
 
     The pairs are those the histogram counted (or a random sample of them); they fit the
-    mixture and choose the pseudo-counts (:func:`held_out_nll`), from
-    ``min_pseudo_counts`` up (0: the whole grid). ``lowest``: the detector records no
+    mixture and choose the pseudo-counts (:func:`held_out_nll`) from
+    :func:`pseudo_count_grid` (``min_pseudo_rows`` = 0: the whole grid; otherwise from
+    that many times a row's mean number of pairs up). ``lowest``: the detector records no
     reading below this (:func:`~.floor.lowest_reading`), so the mixture's mass below its
     bin is moved into it (None: the mixture as fitted). The result keeps
     ``measured``'s counts, metadata and source network and adds ``"smoothing"``. ``fit_options`` are
@@ -138,7 +160,7 @@ def iter_smooth_histogram(
         measured.bin_index(signals),
         measured.bin_index(readings),
         seed=int(fit_options.get("seed", 0)),
-        grid=[a for a in PSEUDO_COUNT_GRID if a >= min_pseudo_counts],
+        grid=pseudo_count_grid(counts, min_pseudo_rows),
     )
     alpha = min(scores, key=scores.__getitem__)
     fit_scores = mixture.metadata["fit"]
@@ -152,6 +174,7 @@ def iter_smooth_histogram(
             "lowest_reading": lowest,
             "held_out_nll": fit_scores["held_out_nll"][str(fit_scores["best_step"])],
             "pseudo_counts": None if math.isinf(alpha) else alpha,
+            "min_pseudo_rows": min_pseudo_rows,
             "pseudo_count_scores": {
                 ("inf" if math.isinf(a) else f"{a:g}"): round(v, 6) for a, v in scores.items()
             },

@@ -312,12 +312,14 @@ def test_bootstrap_diagnostics_print_their_tables() -> None:
     calibrated = next(line for line in lines if line.startswith("| calibrated"))
     assert -10 < float(calibrated.split("|")[2]) < 0
     alphas = [line.split("|")[1:5] for line in lines if re.match(r"\| [\d,]+ \||\| mixture", line)]
-    assert len(alphas) == 12  # 1 to 100,000 pseudo-counts and the mixture alone
+    # 1 to 100,000 pseudo-counts, the engine's floor (1, 3.16 and 10 times it) and the
+    # mixture alone
+    assert len(alphas) == 15
     for _, pairs_ll, true_ll, _ in alphas:
         assert -10 < float(pairs_ll) < 0 and -10 < float(true_ll) < 0
     marks = [(a.strip(), m) for a, _, _, m in alphas]
+    whole_grid = {f"{10 ** (k / 2):,.0f}" for k in range(11)}
     engine = [a for a, m in marks if "engine's choice" in m]
-    assert len(engine) == 1 and (
-        engine[0] == "mixture alone" or int(engine[0].replace(",", "")) >= 10_000
-    )
+    assert len(engine) == 1 and (engine[0] == "mixture alone" or engine[0] not in whole_grid)
+    assert sum("whole grid's choice" in m for _, m in marks) == 1
     assert sum("best for the true pairs" in m for _, m in marks) == 1

@@ -11,7 +11,7 @@ import tifffile
 import torch
 
 import pn2v_engine
-from pn2v_engine.bootstrap import BOOTSTRAP_MIN_PSEUDO_COUNTS, run_bootstrap_noise_model
+from pn2v_engine.bootstrap import BOOTSTRAP_MIN_PSEUDO_ROWS, run_bootstrap_noise_model
 from pn2v_engine.calibration import run_fit_gmm_calibration
 from pn2v_engine.cli import main
 from pn2v_engine.config import Settings
@@ -26,6 +26,7 @@ from pn2v_engine.noise_models import (
     noise_model_from_npz_bytes,
     run_fit_gmm,
 )
+from pn2v_engine.noise_models.smoothing import mean_row_count
 from pn2v_engine.prediction import Denoiser, run_predict
 from pn2v_engine.progress import Cancelled, CancelToken, StageProgress
 from pn2v_engine.project import Project, load_project, save_project
@@ -334,10 +335,12 @@ def test_bootstrap_makes_a_usable_model(kind: str, demo: DemoData) -> None:
     if kind == "smoothed":
         assert "smoothing" in stages and model.metadata["smoothing"]["components"] == 3
         # the bootstrap's rows are shrunk by at least its floor of pseudo-counts
+        floor = BOOTSTRAP_MIN_PSEUDO_ROWS * mean_row_count(model.counts)
         alpha = model.metadata["smoothing"]["pseudo_counts"]
-        assert alpha is None or alpha >= BOOTSTRAP_MIN_PSEUDO_COUNTS
+        assert alpha is None or alpha >= floor * (1 - 1e-6)
         tried = model.metadata["smoothing"]["pseudo_count_scores"]
-        assert all(key == "inf" or float(key) >= BOOTSTRAP_MIN_PSEUDO_COUNTS for key in tried)
+        lowest = min(float(key) for key in tried)
+        assert len(tried) == 4 and lowest == pytest.approx(floor, rel=1e-5)
         assert model.bins <= 64 and model.row_counts().sum() == demo.images.size
     # the model keeps the Noise2Void network, and PN2V training starts from it
     assert model.source_network is not None and model.source_network.network["depth"] == 2

@@ -10,7 +10,14 @@ from pn2v_engine.calibration import run_calibrate, run_calibrate_pairs
 from pn2v_engine.demo import Camera
 from pn2v_engine.noise_models import GaussianMixtureNoiseModel, noise_model_from_npz_bytes
 from pn2v_engine.noise_models.histogram import histogram_from_pairs
-from pn2v_engine.noise_models.smoothing import held_out_nll, iter_smooth_histogram, shrink_rows
+from pn2v_engine.noise_models.smoothing import (
+    PSEUDO_COUNT_GRID,
+    held_out_nll,
+    iter_smooth_histogram,
+    mean_row_count,
+    pseudo_count_grid,
+    shrink_rows,
+)
 from pn2v_engine.progress import drive
 
 CAMERA = Camera(gain=2.0, offset=100.0, read_noise=3.0, bit_depth=12, quantum_efficiency=1.0)
@@ -160,7 +167,7 @@ def test_the_mixture_reads_nothing_below_the_floor() -> None:
     unless their mass there is moved onto the floor, where the detector records it."""
     signal, reading = _photomultiplier_pairs(30_000, seed=0)
     measured = histogram_from_pairs([signal], [reading], value_range=(0.0, 255.0), integer=True)
-    options = {"seed": 0, "steps": 60, "min_pseudo_counts": 10_000}
+    options = {"seed": 0, "steps": 60, "min_pseudo_rows": 50}
     as_fitted = drive(iter_smooth_histogram(measured, signal, reading, **options))
     censored = drive(iter_smooth_histogram(measured, signal, reading, lowest=3.0, **options))
     assert as_fitted.metadata["smoothing"]["lowest_reading"] is None
@@ -187,19 +194,46 @@ def test_a_floor_on_the_pseudo_counts_limits_the_choice() -> None:
     measured = histogram_from_pairs([signal], [reading], value_range=(0.0, 255.0), integer=True)
     options = {"seed": 0, "steps": 60}
     free = drive(iter_smooth_histogram(measured, signal, reading, **options))
-    floored = drive(
-        iter_smooth_histogram(measured, signal, reading, min_pseudo_counts=10_000, **options)
-    )
+    floored = drive(iter_smooth_histogram(measured, signal, reading, min_pseudo_rows=50, **options))
+    assert measured.counts is not None
+    floor = 50 * mean_row_count(measured.counts)
     chosen = free.metadata["smoothing"]["pseudo_counts"]
-    assert chosen is not None and chosen < 10_000  # the floor changes something here
+    assert chosen is not None and chosen < floor  # the floor changes something here
+    assert set(free.metadata["smoothing"]["pseudo_count_scores"]) == {
+        "inf" if a == np.inf else f"{a:g}" for a in PSEUDO_COUNT_GRID
+    }
     scores = floored.metadata["smoothing"]["pseudo_count_scores"]
-    assert set(scores) == {"10000", "31622.8", "100000", "inf"}
+    assert set(scores) == {f"{floor:g}", f"{floor * 10**0.5:g}", f"{floor * 10:g}", "inf"}
+    assert floored.metadata["smoothing"]["min_pseudo_rows"] == 50
     best = min(scores, key=scores.__getitem__)
     alpha = floored.metadata["smoothing"]["pseudo_counts"]
     assert best == ("inf" if alpha is None else f"{alpha:g}")
     # the floored rows lean further towards the mixture: the floor's share falls
-    floor, row = torch.tensor([3.0]), torch.tensor([60.0])
-    assert float(floored.likelihood(floor, row)) < float(free.likelihood(floor, row))
+    at_floor, row = torch.tensor([3.0]), torch.tensor([60.0])
+    assert float(floored.likelihood(at_floor, row)) < float(free.likelihood(at_floor, row))
+
+
+def test_the_floor_gives_the_mixture_the_same_weight_in_bins_of_any_width() -> None:
+    """Rows twice as wide hold twice the pairs, so the floor doubles: a row of average
+    population leans on the mixture as much either way. Empty rows do not dilute it."""
+    signal, reading = _photomultiplier_pairs(30_000, seed=0)
+    shares = []
+    for bins in (256, 128):
+        measured = histogram_from_pairs(
+            [signal], [reading], bins=bins, value_range=(0.0, 255.0), integer=True
+        )
+        assert measured.counts is not None
+        mean = mean_row_count(measured.counts)
+        floor = pseudo_count_grid(measured.counts, 1.2)[0]
+        assert floor == pytest.approx(1.2 * mean)
+        shares.append(floor / (mean + floor))
+        filled = measured.counts.sum(axis=1) > 0
+        assert mean == pytest.approx(measured.counts.sum() / filled.sum())
+        assert not filled.all()  # the signals stop at 150: the mean skips the empty rows
+    assert measured.width == 2.0
+    assert shares[0] == pytest.approx(shares[1])
+    assert pseudo_count_grid(measured.counts) == PSEUDO_COUNT_GRID
+    assert pseudo_count_grid(np.zeros((4, 4)), 1.2) == PSEUDO_COUNT_GRID
 
 
 def _mass_from(model, alpha: float) -> np.ndarray:  # type: ignore[no-untyped-def]
