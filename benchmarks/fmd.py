@@ -698,6 +698,27 @@ def score(gt: np.ndarray, predictions: np.ndarray) -> list[float]:
     return [psnr(gt, p, data_range=DATA_RANGE) for p in predictions]
 
 
+def brightness_notes(noisy: np.ndarray, gt: np.ndarray) -> list[str]:
+    """How bright each capture reads against the ground truth, for the input row's notes.
+
+    Each capture's least-squares line on the ground truth, x = gain gt + offset, and the
+    PSNR of that line's image of the truth: the best a denoiser that keeps the capture's
+    own brightness can score (FMD TwoPhoton_MICE's first capture reads 15 % brighter).
+    """
+    truth = gt.astype(np.float64).ravel()
+    design = np.stack([truth, np.ones_like(truth)], axis=1)
+    lines, bounds = [], []
+    for capture in noisy:
+        (gain, offset), *_ = np.linalg.lstsq(design, capture.astype(np.float64).ravel())
+        lines.append(f"{gain:.3f} gt {offset:+.2f}")
+        error = np.mean(((gain - 1.0) * truth + offset) ** 2)
+        bounds.append(_num(10 * math.log10(DATA_RANGE**2 / error) if error > 0 else math.inf, 2))
+    return [
+        "captures read " + " / ".join(lines),
+        "the truth at each capture's brightness scores " + " / ".join(bounds),
+    ]
+
+
 def _num(value: float | None, digits: int = 1) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
@@ -1059,6 +1080,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep_projects=args.keep_projects,
         )
         outcomes = run_methods(task, args.methods, isolate=not args.in_process)
+        if "input" in outcomes:
+            outcomes["input"].notes.extend(brightness_notes(noisy, gt))
         table = type_table(fmd_type, gt, outcomes, args.methods)
         print(f"\n## {fmd_type}\n\n{table}\n", flush=True)
         row, display = figure_rows(fmd_type, noisy, gt, outcomes)

@@ -64,6 +64,9 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         assert "±" in psnr, f"{label} has no PSNR: {table[label]}"
         assert 15 < float(psnr.split("±")[0]) < 45
     assert "FAILED" not in report
+    # Confocal_MICE's captures read as bright as its ground truth, within 1 %
+    gains = re.findall(r"(\d\.\d{3}) gt [+-]", table["Input"])
+    assert len(gains) == 4 and all(abs(float(g) - 1) < 0.01 for g in gains), table["Input"]
     # bootstrapped rows say how far their pairs were deflated: "bootstrapped (...): <model>"
     boot = r"bootstrapped( \(.+?\))?: "
     assert re.search(boot + "Gaussian-mixture", table["U-Net (PN2V, bootstrapped GMM)"])
@@ -269,6 +272,22 @@ def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
     assert "each model used at prediction" in report
     scored = [line for line in report.splitlines() if line.startswith(("| 100 %", "| 1 %"))]
     assert len(scored) == 4 and all(15 < float(r.split("|")[4]) < 45 for r in scored)
+
+
+def test_brightness_notes_give_each_captures_line_and_the_best_score_it_allows() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import fmd
+
+    truth = np.random.default_rng(0).uniform(0, 200, (64, 64))
+    captures = np.stack([truth, 1.1 * truth - 2.0, truth + 5.0])
+    lines, bounds = fmd.brightness_notes(captures, truth)
+    assert lines == "captures read 1.000 gt +0.00 / 1.100 gt -2.00 / 1.000 gt +5.00"
+    error = np.mean((0.1 * truth - 2.0) ** 2)
+    expected = 10 * np.log10(255**2 / error)
+    prefix = "the truth at each capture's brightness scores "
+    assert bounds.startswith(prefix)
+    exact, scaled, offset = (float(v) for v in bounds.removeprefix(prefix).split(" / "))
+    assert exact > 100 and scaled == round(expected, 2) and offset == 34.15
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
