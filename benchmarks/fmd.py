@@ -705,17 +705,13 @@ def brightness_notes(noisy: np.ndarray, gt: np.ndarray) -> list[str]:
     PSNR of that line's image of the truth: the best a denoiser that keeps the capture's
     own brightness can score (FMD TwoPhoton_MICE's first capture reads 15 % brighter).
     """
-    truth = gt.astype(np.float64).ravel()
-    design = np.stack([truth, np.ones_like(truth)], axis=1)
-    lines, bounds = [], []
-    for capture in noisy:
-        (gain, offset), *_ = np.linalg.lstsq(design, capture.astype(np.float64).ravel())
-        lines.append(f"{gain:.3f} gt {offset:+.2f}")
-        error = np.mean(((gain - 1.0) * truth + offset) ** 2)
-        bounds.append(_num(10 * math.log10(DATA_RANGE**2 / error) if error > 0 else math.inf, 2))
+    truth = gt.astype(np.float64)
+    design = np.stack([truth.ravel(), np.ones(truth.size)], axis=1)
+    fits = [np.linalg.lstsq(design, capture.ravel().astype(np.float64))[0] for capture in noisy]
+    bounds = score(gt, np.stack([gain * truth + offset for gain, offset in fits]))
     return [
-        "captures read " + " / ".join(lines),
-        "the truth at each capture's brightness scores " + " / ".join(bounds),
+        "captures read " + " / ".join(f"{gain:.3f} gt {offset:+.2f}" for gain, offset in fits),
+        "the truth at each capture's brightness scores " + " / ".join(_num(b, 2) for b in bounds),
     ]
 
 
