@@ -290,6 +290,16 @@ def _expand(inputs: Sequence[str]) -> list[Path]:
     return list_images(inputs)
 
 
+def _bright_patches_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bright-patches",
+        type=float,
+        metavar="SHARE",
+        help="Share (0-1) of the training patches drawn where the images are bright, the "
+        "rest anywhere (default: the preset's).",
+    )
+
+
 def _train_settings(args: argparse.Namespace, resume_settings=None):  # type: ignore[no-untyped-def]
     from .config import preset
 
@@ -299,6 +309,7 @@ def _train_settings(args: argparse.Namespace, resume_settings=None):  # type: ig
         "training.steps_per_epoch": args.steps_per_epoch,
         "training.batch_size": args.batch_size,
         "training.learning_rate": args.learning_rate,
+        "training.bright_patches": args.bright_patches,
         "training.seed": args.seed,
         "training.patch_size": args.patch_size,
     }
@@ -571,6 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--patch-size", type=int)
     p.add_argument("--learning-rate", type=float)
+    _bright_patches_argument(p)
     p.add_argument("--seed", type=int, help="Seeds the training and the fit.")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps.")
     p.set_defaults(run=cmd_bootstrap, n2v=True)
@@ -590,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--patch-size", type=int)
     p.add_argument("--learning-rate", type=float)
+    _bright_patches_argument(p)
     p.add_argument("--seed", type=int)
     p.add_argument("--n2v", action="store_true", help="Train plain Noise2Void (no noise model).")
     p.add_argument("--resume", action="store_true", help="Continue the training in OUTPUT.")

@@ -77,6 +77,14 @@ class TrainingConfig(_Strict):
         description="Share of the steps (PN2V only) that first fit the mean of the samples "
         "with the N2V loss before the PN2V loss shapes their spread.",
     )
+    bright_patches: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of the patches drawn where the images are bright (by the "
+        "square of the patch mean above the median); the rest anywhere. Bright structures "
+        "hold most of the squared error.",
+    )
     plateau_patience: int = Field(10, ge=1)
     plateau_factor: float = Field(0.5, gt=0, lt=1)
     val_fraction: float = Field(

@@ -2,7 +2,10 @@
 
 Patches are cut from the images at random positions when a batch is drawn
 (nothing is pre-materialised) and augmented by one of the 8 rotations and
-mirrors of the square.
+mirrors of the square. A share of them may be drawn where the frames are bright
+(:func:`place_weights`): in fluorescence images the bright structures hold most of
+the squared error, and where a patch is drawn does not change what the network
+learns to predict from it, only how much it sees of each kind of neighbourhood.
 """
 
 from __future__ import annotations
@@ -93,9 +96,15 @@ def _transform(patch: torch.Tensor, k: int) -> torch.Tensor:
 
 
 class PatchSampler:
-    """Draws random, augmented square patches from a list of 2-D frames."""
+    """Draws random, augmented square patches from a list of 2-D frames.
 
-    def __init__(self, frames: Sequence[np.ndarray], patch_size: int, seed: int) -> None:
+    ``bright_share`` of the patches (in expectation) are placed by :func:`place_weights`,
+    the rest uniformly; each frame keeps its share of the patches by its area.
+    """
+
+    def __init__(
+        self, frames: Sequence[np.ndarray], patch_size: int, seed: int, bright_share: float = 0.0
+    ) -> None:
         self.frames = [torch.from_numpy(np.ascontiguousarray(f)) for f in frames]
         self.patch_size = patch_size
         areas = np.array(
@@ -104,6 +113,9 @@ class PatchSampler:
         )
         self._weights = areas / areas.sum()
         self.rng = np.random.default_rng(seed)
+        self._places = (
+            [_Places(f, patch_size, bright_share) for f in frames] if bright_share > 0 else None
+        )
 
     def sample(self, batch: int) -> torch.Tensor:
         """A (batch, 1, P, P) float32 tensor of raw (not normalised) patches."""
@@ -113,8 +125,11 @@ class PatchSampler:
         patches = []
         for index, k in zip(which, transforms, strict=True):
             frame = self.frames[index]
-            y = int(self.rng.integers(0, frame.shape[0] - p + 1))
-            x = int(self.rng.integers(0, frame.shape[1] - p + 1))
+            if self._places is None:
+                y = int(self.rng.integers(0, frame.shape[0] - p + 1))
+                x = int(self.rng.integers(0, frame.shape[1] - p + 1))
+            else:
+                y, x = self._places[index].draw(self.rng)
             patches.append(_transform(frame[y : y + p, x : x + p], int(k)))
         return torch.stack(patches).unsqueeze(1).contiguous()
 
@@ -123,6 +138,55 @@ class PatchSampler:
 
     def set_state(self, state: dict) -> None:
         self.rng.bit_generator.state = state
+
+
+def place_weights(frame: np.ndarray, patch_size: int, step: int, bright_share: float) -> np.ndarray:
+    """Probabilities of the patch positions on a grid of ``step`` (each standing for the
+    up to step x step positions from it): ``1 - bright_share`` in proportion to those
+    positions, ``bright_share`` in proportion to them times the square of the patch
+    mean's excess over the frame's median (its background; none where the frame is
+    flat)."""
+    p = patch_size
+    height, width = frame.shape
+    ys, xs = np.arange(0, height - p + 1, step), np.arange(0, width - p + 1, step)
+    integral = np.zeros((height + 1, width + 1))
+    np.cumsum(frame, axis=0, dtype=np.float64, out=integral[1:, 1:])
+    np.cumsum(integral[1:, 1:], axis=1, out=integral[1:, 1:])
+    top, bottom = integral[ys], integral[ys + p]
+    box = bottom[:, xs + p] - top[:, xs + p] - bottom[:, xs] + top[:, xs]
+    positions = np.outer(
+        np.minimum(step, height - p + 1 - ys), np.minimum(step, width - p + 1 - xs)
+    )
+    uniform = positions / positions.sum()
+    excess = np.maximum(box / p**2 - np.median(frame), 0.0) ** 2 * positions
+    total = excess.sum()
+    if not (np.isfinite(total) and total > 0):
+        return uniform
+    return (1.0 - bright_share) * uniform + bright_share * excess / total
+
+
+class _Places:
+    """Where :class:`PatchSampler` puts a frame's patches: a grid cell by
+    :func:`place_weights`, then uniformly within it."""
+
+    def __init__(self, frame: np.ndarray, patch_size: int, bright_share: float) -> None:
+        self.step = max(1, patch_size // 4)
+        self.limits = (frame.shape[0] - patch_size + 1, frame.shape[1] - patch_size + 1)
+        weights = place_weights(frame, patch_size, self.step, bright_share)
+        self.columns = weights.shape[1]
+        self.cumulative = np.cumsum(weights.ravel())
+
+    def draw(self, rng: np.random.Generator) -> tuple[int, int]:
+        """A patch's top-left corner (y, x)."""
+        drawn = rng.random() * self.cumulative[-1]
+        cell = min(
+            int(np.searchsorted(self.cumulative, drawn, side="right")), self.cumulative.size - 1
+        )
+        row, column = divmod(cell, self.columns)
+        y0, x0 = row * self.step, column * self.step
+        y = y0 + int(rng.integers(0, min(self.step, self.limits[0] - y0)))
+        x = x0 + int(rng.integers(0, min(self.step, self.limits[1] - x0)))
+        return y, x
 
 
 def grid_patches(frames: Sequence[np.ndarray], patch_size: int, limit: int) -> torch.Tensor:

@@ -181,7 +181,7 @@ class _Trainer:
                 self.normalisation = Normalisation(start.mean, start.std)
         self.network = network.to(device)
         train_frames, val_frames = split_train_validation(frames, t.val_fraction, t.patch_size)
-        self.sampler = PatchSampler(train_frames, t.patch_size, seed=t.seed)
+        self.sampler = PatchSampler(train_frames, t.patch_size, t.seed, t.bright_patches)
         self.mask_generator = torch.Generator().manual_seed(t.seed + 1)
         self.val_patches = grid_patches(val_frames, t.patch_size, t.val_patches)
         val_generator = torch.Generator().manual_seed(t.seed + 2)

@@ -209,12 +209,20 @@ def test_cancel_before_start_returns_untrained(
     assert result.stopped and result.epochs_done == 0 and result.history.epoch == []
 
 
-@pytest.mark.parametrize("schedule", ["plateau", "cosine"])
+@pytest.mark.parametrize(
+    ("schedule", "bright"), [("plateau", 0.0), ("cosine", 0.0), ("cosine", 0.8)]
+)
 def test_resume_continues_exactly(
-    schedule: str, demo: DemoData, noise_model: HistogramNoiseModel
+    schedule: str, bright: float, demo: DemoData, noise_model: HistogramNoiseModel
 ) -> None:
     """Cancel after epoch 1 of 3 and resume: the same as an uninterrupted run."""
-    settings = _settings(**{"training.epochs": 3, "training.schedule": schedule})
+    settings = _settings(
+        **{
+            "training.epochs": 3,
+            "training.schedule": schedule,
+            "training.bright_patches": bright,
+        }
+    )
     partial = _cancel_after_first_epoch(settings, demo, noise_model)
     resumed = run_train(_images(demo), noise_model, settings, resume=partial, device="cpu")
     assert not resumed.stopped and resumed.epochs_done == 3
