@@ -199,15 +199,15 @@ def test_resume_and_info(trained: Path, tmp_path: Path, capsys) -> None:
     assert "histogram noise model" in capsys.readouterr().out
 
 
-def test_train_draws_bright_patches_when_told(trained: Path, tmp_path: Path) -> None:
+def test_train_draws_bright_patches_as_told(trained: Path, tmp_path: Path) -> None:
     from pn2v_engine import load_project
 
     demo = trained.parent
-    out = tmp_path / "bright.pn2v"
+    out = tmp_path / "uniform.pn2v"
     args = ["train", str(demo / "images"), "--noise-model", str(demo / "nm.npz"), "-o", str(out)]
-    assert main([*args, *FAST, "--bright-patches", "0.8"]) == 0
-    assert load_project(out).settings.training.bright_patches == 0.8
-    assert load_project(trained).settings.training.bright_patches == 0.0
+    assert main([*args, *FAST, "--bright-patches", "0"]) == 0
+    assert load_project(out).settings.training.bright_patches == 0.0
+    assert load_project(trained).settings.training.bright_patches == 0.8
     bad = tmp_path / "bad.pn2v"
     assert main([*args[:-1], str(bad), *FAST, "--bright-patches", "2"]) != 0
     assert not bad.exists()
