@@ -53,6 +53,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import shlex
 import sys
 import time
@@ -879,6 +880,13 @@ def merge_tables(earlier: str, latest: str, note: str) -> str:
     return "\n".join(latest.splitlines()[:2] + merged)
 
 
+def cited_runs(runs: str, table: str) -> str:
+    """The runs of ``runs`` ("`command` (date)" each, joined by "; ") that a row of
+    ``table`` is noted as coming from: the report names only those."""
+    entries = re.finditer(r"`[^`]*` \(([^)]*)\)", runs)
+    return "; ".join(m[0] for m in entries if f"from the run of {m[1]}" in table)
+
+
 def merge_figure_rows(earlier: FigureRow, latest: FigureRow) -> FigureRow:
     """``latest``'s panels, with ``earlier``'s N2V or PN2V panel where ``latest`` has none
     (the crop is the same: it is chosen from the ground truth)."""
@@ -916,11 +924,12 @@ def write_report(out: Path) -> None:
         "",
     ]
     for fmd_type, r in results.items():
+        kept = cited_runs(r.kept, r.table)
         lines += [
             f"## {fmd_type}",
             "",
             f"Command: `{r.command}` ({r.date})"
-            + (f'; rows noted "from the run of" another date come from {r.kept}' if r.kept else ""),
+            + (f'; rows noted "from the run of" another date come from {kept}' if kept else ""),
             "",
             r.table,
             "",

@@ -76,6 +76,18 @@ def _int_spin(model: Any, name: str, extra: str = "") -> QSpinBox:
     return spin
 
 
+def _percent_spin(model: Any, name: str, extra: str = "") -> QDoubleSpinBox:
+    """A spin box in percent for a pydantic field that holds a share (0-1)."""
+    spin = QDoubleSpinBox()
+    spin.setDecimals(1)
+    spin.setSuffix(" %")
+    spin.setSingleStep(10)
+    spin.setRange(*(100 * v for v in _bounds(model, name, 0.001)))
+    spin.setKeyboardTracking(False)
+    spin.setToolTip(_tip(model, name, extra))
+    return spin
+
+
 def _one_two_five(value: float, up: bool) -> float:
     """The next value of the 1-2-5 series (…, 1e-4, 2e-4, 5e-4, 1e-3, …) above or below."""
     decade = math.floor(math.log10(value))
@@ -201,13 +213,14 @@ class TrainingSettingsForm(QGroupBox):
             "The optimiser's (Adam's) initial step size; too high diverges, too low learns "
             "slowly. The arrows step 1, 2, 5, 10, … (type e.g. 5e-4)."
         )
-        self.val_spin = QDoubleSpinBox()
-        self.val_spin.setDecimals(1)
-        self.val_spin.setSuffix(" %")
+        self.val_spin = _percent_spin(tr, "val_fraction", "It measures the validation loss.")
         self.val_spin.setSingleStep(5)
-        self.val_spin.setRange(*(100 * v for v in _bounds(tr, "val_fraction", 0.001)))
-        self.val_spin.setKeyboardTracking(False)
-        self.val_spin.setToolTip(_tip(tr, "val_fraction", "It measures the validation loss."))
+        self.bright_spin = _percent_spin(
+            tr,
+            "bright_patches",
+            "At 0 % every patch is drawn anywhere; for sparse, bright structures on a dark "
+            "background keep most of them where the images are bright.",
+        )
 
         network_form = QFormLayout()
         training_form = QFormLayout()
@@ -223,6 +236,7 @@ class TrainingSettingsForm(QGroupBox):
             (training_form, "Steps pe&r epoch", self.steps_spin),
             (training_form, "&Learning rate", self.rate_spin),
             (training_form, "&Validation share", self.val_spin),
+            (training_form, "Bri&ght patches", self.bright_spin),
         )
         for form, text, spin in rows:
             spin.valueChanged.connect(self._custom_edited)
@@ -322,6 +336,7 @@ class TrainingSettingsForm(QGroupBox):
             (self.steps_spin, t.steps_per_epoch),
             (self.rate_spin, t.learning_rate),
             (self.val_spin, 100 * t.val_fraction),
+            (self.bright_spin, 100 * t.bright_patches),
         )
         for spin, value in values:
             spin.blockSignals(True)
@@ -356,6 +371,7 @@ class TrainingSettingsForm(QGroupBox):
             "training.steps_per_epoch": self.steps_spin.value(),
             "training.learning_rate": self.rate_spin.value(),
             "training.val_fraction": round(self.val_spin.value() / 100, 4),
+            "training.bright_patches": round(self.bright_spin.value() / 100, 4),
         }
         try:
             settings = self._settings.with_changes(**changes)

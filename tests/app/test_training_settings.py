@@ -68,8 +68,11 @@ def test_custom_values_are_validated_before_they_are_emitted(
     form.epochs_spin.setValue(7)
     form.val_spin.setValue(25)
     form.rate_spin.stepBy(-1)  # 1e-3 -> 5e-4 on the 1-2-5 ladder
-    assert [s.training.epochs for s in edited] == [7, 7, 7]
+    assert form.bright_spin.value() == pytest.approx(80)  # the cpu preset's share
+    form.bright_spin.setValue(0)
+    assert [s.training.epochs for s in edited] == [7, 7, 7, 7]
     assert edited[-1].training.val_fraction == pytest.approx(0.25)
+    assert edited[-1].training.bright_patches == 0.0
     assert edited[-1].training.learning_rate == pytest.approx(5e-4)
     assert form.settings is edited[-1] and errors == []
 
@@ -77,7 +80,7 @@ def test_custom_values_are_validated_before_they_are_emitted(
     patch = form.settings.training.patch_size
     form.patch_spin.setValue(60)
     form.depth_spin.setValue(4)
-    assert len(edited) == 4  # the patch of 60 (fine at depth 3), not the depth
+    assert len(edited) == 5  # the patch of 60 (fine at depth 3), not the depth
     assert not form.error_label.isHidden()
     assert "multiple of 8" in form.error and form.error_label.text() == form.error
     assert errors == [form.error]
@@ -101,6 +104,7 @@ def test_set_settings_reflects_without_signals(form: TrainingSettingsForm) -> No
     assert form.patch_spin.value() == 62 and form.error
     form.set_settings(engine.preset("paper"))
     assert form.preset_combo.currentData() == "paper" and form.patch_spin.value() == 100
+    assert form.bright_spin.value() == 0  # the paper draws its patches anywhere
     assert form.error == "" and form.error_label.isHidden()
     assert not form.custom_box.isEnabled()
     assert edited == [] and len(errors) == 1

@@ -290,6 +290,16 @@ def test_brightness_notes_give_each_captures_line_and_the_best_score_it_allows()
     assert exact > 100 and scaled == round(expected, 2) and offset == 34.15
 
 
+def test_a_report_names_only_the_earlier_runs_its_rows_come_from() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import fmd
+
+    runs = "`fmd.py --methods n2v` (2026-12-01 10:00); `fmd.py --steps 9` (2026-12-02 11:00)"
+    table = "| A | B |\n|---|---|\n| N2V | 30.1 | from the run of 2026-12-02 11:00; reused |"
+    assert fmd.cited_runs(runs, table) == "`fmd.py --steps 9` (2026-12-02 11:00)"
+    assert fmd.cited_runs(runs, table.replace("12-02", "12-03")) == ""
+
+
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
 def test_bm3d_fits_the_pair_on_the_noisy_scale_as_calibration_does() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
