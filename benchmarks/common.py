@@ -391,7 +391,12 @@ def log_x_plot(
         y = height - bottom - 8 - 18 * (len(legend) - row)
         draw.line([(width - right - 150, y + 7), (width - right - 126, y + 7)], fill=rgb, width=3)
         draw.text((width - right - 120, y), label, fill=black, font=font)
-    draw.text((left + 70, 8), title, fill=black, font=_font(14))
+    start = 6 + draw.textlength(y_label, font=font) + 16  # the title sits right of it
+    size = 14  # smaller until the title fits
+    while size > 9 and draw.textlength(title, font=_font(size)) > width - 6 - start:
+        size -= 1
+    title_width = draw.textlength(title, font=_font(size))
+    draw.text(((start + width - 6 - title_width) / 2, 8), title, fill=black, font=_font(size))
     draw.text(((width - len(x_label) * 7) / 2, height - 22), x_label, fill=black, font=font)
     draw.text((6, top - 22), y_label, fill=black, font=font)
     return canvas

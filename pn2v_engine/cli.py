@@ -300,6 +300,16 @@ def _bright_patches_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _precision_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--precision",
+        choices=["float32", "bfloat16", "auto"],
+        help="Arithmetic of the network's convolutions (default float32): bfloat16 trains "
+        "1.3-1.8x faster on a CPU with AVX-512 BF16 or AMX, slower elsewhere; auto: "
+        "bfloat16 where the processor computes it natively.",
+    )
+
+
 def _train_settings(args: argparse.Namespace, resume_settings=None):  # type: ignore[no-untyped-def]
     from .config import preset
 
@@ -310,6 +320,7 @@ def _train_settings(args: argparse.Namespace, resume_settings=None):  # type: ig
         "training.batch_size": args.batch_size,
         "training.learning_rate": args.learning_rate,
         "training.bright_patches": args.bright_patches,
+        "network.precision": args.precision,
         "training.seed": args.seed,
         "training.patch_size": args.patch_size,
     }
@@ -583,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     _bright_patches_argument(p)
+    _precision_argument(p)
     p.add_argument("--seed", type=int, help="Seeds the training and the fit.")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps.")
     p.set_defaults(run=cmd_bootstrap, n2v=True)
@@ -603,6 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     _bright_patches_argument(p)
+    _precision_argument(p)
     p.add_argument("--seed", type=int)
     p.add_argument("--n2v", action="store_true", help="Train plain Noise2Void (no noise model).")
     p.add_argument("--resume", action="store_true", help="Continue the training in OUTPUT.")

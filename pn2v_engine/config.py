@@ -39,6 +39,14 @@ class NetworkConfig(_Strict):
         "train there (N2V, the paper); network: a U-Net that never sees the pixel it "
         "predicts (Laine et al. 2019), four passes per image, trained on unaltered patches.",
     )
+    precision: Literal["float32", "bfloat16", "auto"] = Field(
+        "float32",
+        description="Arithmetic of the U-Net's convolutions. bfloat16 trains 1.3-1.8x "
+        "faster on a CPU that computes it natively (AVX-512 BF16 or AMX) and is emulated, "
+        "slower, on others; auto: bfloat16 where the CPU or GPU (NVIDIA from Ampere on) "
+        "computes it natively, else float32. The K samples, the loss, the noise model and "
+        "the weights stay float32.",
+    )
 
 
 class MaskingConfig(_Strict):

@@ -35,6 +35,26 @@ def describe_device(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def native_bfloat16(device: torch.device) -> bool:
+    """True where ``device`` computes bfloat16 natively (not by emulation)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        cpu = torch.cpu
+        return any(
+            getattr(cpu, probe, lambda: False)()
+            for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        )
+    return False
+
+
+def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype of the network's convolutions for ``network.precision`` on ``device``."""
+    if precision == "bfloat16" or (precision == "auto" and native_bfloat16(device)):
+        return torch.bfloat16
+    return torch.float32
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     """True for the many ways torch and Python report exhausted memory."""
     if isinstance(exc, MemoryError | torch.OutOfMemoryError):

@@ -26,7 +26,7 @@ from .device import is_out_of_memory, select_device
 from .errors import InvalidImageError, ResourceError
 from .noise_models import NoiseModel
 from .progress import CancelToken, PredictProgress, Throttle, check, drive
-from .training import build_network
+from .training import build_network, place_network
 from .unet import SampleNetwork
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,8 @@ class Denoiser:
         self.device = select_device(device)
         self.network: SampleNetwork = build_network(settings)
         self.network.load_state_dict(weights)
-        self.network.to(self.device).eval()
-        if self.device.type == "cpu":
-            # oneDNN runs the trunk's convolutions 10-30% faster in NHWC on the CPU
-            # (same results up to float32 rounding)
-            self.network.to(memory_format=torch.channels_last)
+        place_network(self.network, settings, self.device, training=False)
+        self.network.eval()
         self.normalisation = normalisation
         self.noise_model = noise_model.to(self.device) if noise_model is not None else None
         self.probabilistic = settings.mode == "pn2v" and settings.network.n_samples > 1
@@ -252,7 +249,8 @@ def _predict_tile(
         totals = {name: observed.new_zeros(observed.numel()) for name in names}
         spread = observed.new_zeros(observed.numel()) if with_std else None
         for count, k in enumerate(transforms, start=1):
-            features = denoiser.network.trunk(_oriented(tile_input, k)[None, None].to(device))
+            turned = _oriented(tile_input, k)[None, None].to(device)
+            features = denoiser.network.trunk_features(turned)
             features = _unoriented(features[0], k)[:, crop_y, crop_x][:, : shape[0], : shape[1]]
             # (pixels, C), contiguous: a view for channels-last features without a crop
             features = features.permute(1, 2, 0).reshape(-1, features.shape[0])

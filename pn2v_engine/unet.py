@@ -89,6 +89,8 @@ class SampleNetwork(nn.Module):
             raise ValueError("depth, features and n_samples must be positive")
         self.depth, self.features, self.n_samples = depth, features, n_samples
         self.output_scale = output_scale
+        #: The trunk's arithmetic (:meth:`trunk_features`); the head stays float32.
+        self.compute_dtype = torch.float32
 
     def _add_head(self) -> None:
         self.head = nn.Conv2d(self.features, self.n_samples, 1)
@@ -107,6 +109,13 @@ class SampleNetwork(nn.Module):
         """Features (B, features, H, W) before the sample head."""
         raise NotImplementedError
 
+    def trunk_features(self, image: torch.Tensor) -> torch.Tensor:
+        """:meth:`trunk` run in :attr:`compute_dtype`, returned as float32."""
+        if self.compute_dtype == torch.float32:
+            return self.trunk(image)
+        with torch.autocast(image.device.type, dtype=self.compute_dtype):
+            return self.trunk(image).float()
+
     def apply_head(self, features: torch.Tensor) -> torch.Tensor:
         """The K samples for feature vectors of shape (N, features): shape (N, K)."""
         weight = self.head.weight.view(self.n_samples, self.features)
@@ -114,12 +123,12 @@ class SampleNetwork(nn.Module):
 
     def samples_at(self, image: torch.Tensor, pixels: MaskedPixels) -> torch.Tensor:
         """The K samples at the given pixels only, shape (N, K)."""
-        features = self.trunk(image)
+        features = self.trunk_features(image)
         return self.apply_head(features[pixels.batch, :, pixels.y, pixels.x])
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """The K samples at every pixel, shape (B, K, H, W)."""
-        return self.head(self.trunk(image)) * self.output_scale
+        return self.head(self.trunk_features(image)) * self.output_scale
 
 
 class UNet(SampleNetwork):

@@ -42,6 +42,12 @@ PRESET_TIP = (
     "Paper: the settings of the PN2V paper; they need a GPU (hours on a CPU).\n"
     "Custom: start from the values shown and change them below."
 )
+#: ``network.precision`` values and how the form names them.
+PRECISIONS = {
+    "float32": "float32",
+    "bfloat16": "bfloat16",
+    "auto": "Automatic",
+}
 #: What the device list offers before the devices are known.
 DETECTING = [("auto", "Automatic (detecting devices…)")]
 
@@ -222,6 +228,11 @@ class TrainingSettingsForm(QGroupBox):
             "background keep most of them where the images are bright.",
         )
 
+        self.precision_combo = QComboBox()
+        for key, text in PRECISIONS.items():
+            self.precision_combo.addItem(text, key)
+        self.precision_combo.setToolTip(_tip(net, "precision"))
+
         network_form = QFormLayout()
         training_form = QFormLayout()
         for form in (network_form, training_form):
@@ -232,6 +243,7 @@ class TrainingSettingsForm(QGroupBox):
             (network_form, "&Features", self.features_spin),
             (network_form, "Patch si&ze", self.patch_spin),
             (network_form, "&Batch size", self.batch_spin),
+            (network_form, "Arith&metic", self.precision_combo),
             (training_form, "&Epochs", self.epochs_spin),
             (training_form, "Steps pe&r epoch", self.steps_spin),
             (training_form, "&Learning rate", self.rate_spin),
@@ -239,7 +251,10 @@ class TrainingSettingsForm(QGroupBox):
             (training_form, "Bri&ght patches", self.bright_spin),
         )
         for form, text, spin in rows:
-            spin.valueChanged.connect(self._custom_edited)
+            if isinstance(spin, QComboBox):
+                spin.currentIndexChanged.connect(self._custom_edited)
+            else:
+                spin.valueChanged.connect(self._custom_edited)
             label = QLabel(text)
             label.setBuddy(spin)
             label.setToolTip(spin.toolTip())
@@ -342,6 +357,9 @@ class TrainingSettingsForm(QGroupBox):
             spin.blockSignals(True)
             spin.setValue(value)
             spin.blockSignals(False)
+        self.precision_combo.blockSignals(True)
+        self.precision_combo.setCurrentIndex(self.precision_combo.findData(n.precision))
+        self.precision_combo.blockSignals(False)
         self._error = ""
         self.error_label.clear()
         self.error_label.hide()
@@ -365,6 +383,7 @@ class TrainingSettingsForm(QGroupBox):
             "network.n_samples": self.samples_spin.value(),
             "network.depth": self.depth_spin.value(),
             "network.features": self.features_spin.value(),
+            "network.precision": self.precision_combo.currentData(),
             "training.patch_size": self.patch_spin.value(),
             "training.batch_size": self.batch_spin.value(),
             "training.epochs": self.epochs_spin.value(),

@@ -91,6 +91,19 @@ def test_custom_values_are_validated_before_they_are_emitted(
     assert (edited[-1].network.depth, edited[-1].training.patch_size) == (4, patch)
 
 
+def test_the_arithmetic_is_chosen_in_custom_settings(form: TrainingSettingsForm) -> None:
+    assert form.precision_combo.currentData() == engine.preset("cpu").network.precision
+    assert "bfloat16" in form.precision_combo.toolTip()
+    choose(form.preset_combo, "custom")
+    edited = record(form.settings_edited)
+    for key in ("bfloat16", "float32", "auto"):
+        form.precision_combo.setCurrentIndex(form.precision_combo.findData(key))
+        assert edited[-1].network.precision == key and form.settings is edited[-1]
+    assert len(edited) == 3
+    form.set_settings(engine.preset("cpu").with_changes(**{"network.precision": "float32"}))
+    assert form.precision_combo.currentText() == "float32" and len(edited) == 3
+
+
 def test_set_settings_reflects_without_signals(form: TrainingSettingsForm) -> None:
     edited, errors = record(form.settings_edited), record(form.error_changed)
     custom = engine.preset("cpu").with_changes(**{"preset": "custom", "training.epochs": 9})

@@ -9,6 +9,7 @@ import pytest
 import tifffile
 
 from pn2v_engine.cli import main
+from pn2v_engine.config import preset
 from pn2v_engine.demo import make_demo_data
 
 FAST = ["--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "4", "--patch-size", "32"]
@@ -211,6 +212,20 @@ def test_train_draws_bright_patches_as_told(trained: Path, tmp_path: Path) -> No
     bad = tmp_path / "bad.pn2v"
     assert main([*args[:-1], str(bad), *FAST, "--bright-patches", "2"]) != 0
     assert not bad.exists()
+
+
+def test_train_computes_in_the_precision_asked_for(trained: Path, tmp_path: Path) -> None:
+    from pn2v_engine import load_project
+
+    demo = trained.parent
+    out = tmp_path / "bf16.pn2v"
+    args = ["train", str(demo / "images"), "--noise-model", str(demo / "nm.npz"), "-o", str(out)]
+    assert main([*args, *FAST, "--precision", "bfloat16"]) == 0
+    assert load_project(out).settings.network.precision == "bfloat16"
+    assert load_project(trained).settings.network.precision == preset("cpu").network.precision
+    with pytest.raises(SystemExit):
+        main([*args[:-1], str(tmp_path / "bad.pn2v"), *FAST, "--precision", "float16"])
+    assert not (tmp_path / "bad.pn2v").exists()
 
 
 def test_train_refuses_to_replace_a_project(trained: Path, capsys) -> None:

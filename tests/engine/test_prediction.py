@@ -398,6 +398,22 @@ def test_oriented_prediction_tiled_equals_untiled(mode: str) -> None:
     assert np.abs(whole.mmse - plain.mmse).mean() > 0.01
 
 
+def test_bfloat16_prediction_is_float32_up_to_its_rounding() -> None:
+    image = _image(77, 53, seed=8)
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        settings = _settings(depth=3).with_changes(**{"network.precision": precision})
+        denoiser = Denoiser(settings, _weights(settings), NORMALISATION, PG, "cpu")
+        assert denoiser.network.compute_dtype == getattr(torch, precision)
+        results[precision] = run_predict(denoiser, image, prior_mean=True, uncertainty=True)
+    for name in ("mmse", "prior_mean", "posterior_std"):
+        exact, rounded = getattr(results["float32"], name), getattr(results["bfloat16"], name)
+        assert rounded.dtype == np.float32
+        error = np.abs(rounded - exact)
+        print(name, error.mean(), error.max())
+        assert 0 < error.mean() < 0.05 and error.max() < 0.5  # camera units; the std is 100
+
+
 @pytest.mark.parametrize("orientations", [0, 3, 16])
 def test_other_numbers_of_orientations_are_refused(orientations: int) -> None:
     with pytest.raises(ValueError, match="orientations must be one of"):

@@ -116,6 +116,32 @@ def test_n2v_training_improves_psnr(demo: DemoData) -> None:
     assert min(gains) > 3.0, gains
 
 
+def test_bfloat16_training_learns_reproducibly_into_float32_weights(demo: DemoData) -> None:
+    settings = _settings(
+        "n2v",
+        **{
+            "network.features": 16,
+            "network.precision": "bfloat16",
+            "training.batch_size": 8,
+            "training.epochs": 3,
+            "training.steps_per_epoch": 25,
+            "training.val_patches": 8,
+        },
+    )
+    result = run_train(_images(demo), None, settings, device="cpu")
+    for weights in (result.last_weights, result.best_weights):
+        assert all(w.dtype == torch.float32 and w.is_contiguous() for w in weights.values())
+    gains = _psnr_gain(result, demo, None)
+    print("N2V PSNR gains in bfloat16 (dB):", gains)
+    assert min(gains) > 3.0, gains
+    again = run_train(_images(demo), None, settings, device="cpu")
+    assert _same_weights(again.last_weights, result.last_weights)
+    exact = run_train(
+        _images(demo), None, settings.with_changes(**{"network.precision": "float32"}), device="cpu"
+    )
+    assert not _same_weights(exact.last_weights, result.last_weights)
+
+
 def test_blind_spot_network_trains_on_unaltered_patches(
     demo: DemoData, noise_model: HistogramNoiseModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
