@@ -48,6 +48,10 @@ class NetworkConfig(_Strict):
         "the weights stay float32.",
     )
 
+    def fits_weights_of(self, other: NetworkConfig) -> bool:
+        """True where weights trained with ``other`` fit this network (whatever the arithmetic)."""
+        return self.model_dump(exclude={"precision"}) == other.model_dump(exclude={"precision"})
+
 
 class MaskingConfig(_Strict):
     """Blind-spot masking (N2V/PN2V)."""

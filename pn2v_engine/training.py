@@ -24,7 +24,7 @@ import torch
 from .blind_spot import BlindSpotUNet
 from .config import Settings
 from .data import Normalisation, PatchSampler, as_frames, grid_patches, split_train_validation
-from .device import compute_dtype, is_out_of_memory, select_device
+from .device import compute_dtype, is_out_of_memory, native_bfloat16, select_device
 from .errors import ConfigError, NoiseModelError, ResourceError
 from .losses import masked_mse, pn2v_loss
 from .masking import MaskedPixels, replace_with_neighbours, stratified_pixels
@@ -525,7 +525,7 @@ def iter_train(
             warnings += check_noise_model_range(frames, noise_model)
     for warning in warnings:
         log.warning(warning)
-    if resume is not None and resume.settings.network != settings.network:
+    if resume is not None and not settings.network.fits_weights_of(resume.settings.network):
         raise ConfigError(
             "The network settings differ from those of the run being resumed.",
             "Resume with the same network, or start a new training.",
@@ -538,6 +538,11 @@ def iter_train(
         )
     crop = _check_preview(preview, settings) if preview is not None else None
     torch_device = select_device(device)
+    if settings.network.precision == "bfloat16" and not native_bfloat16(torch_device):
+        warnings.append(
+            "This processor computes bfloat16 only by emulation, slower than float32: "
+            "choose the float32 (or automatic) arithmetic to train faster."
+        )
     start = None
     if warm_start and settings.mode == "pn2v" and noise_model is not None:
         start = noise_model.source_network

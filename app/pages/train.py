@@ -539,7 +539,7 @@ class TrainPage(QWidget):
         settings = self.state.settings
         if training is None:
             return "There is no training to resume."
-        if training.settings.network != settings.network:
+        if not settings.network.fits_weights_of(training.settings.network):
             return (
                 "The network settings differ from those of the trained network: choose the "
                 "same ones to resume, or Start a new training."

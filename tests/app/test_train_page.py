@@ -172,12 +172,21 @@ def test_stop_keeps_the_weights_and_resume_continues(
     page.settings_form.epochs_spin.setValue(done + 2)
     assert context.state.settings.training.epochs == done + 2
     assert f"Resume continues to {done + 2} epochs" in page.summary_label.text()
+    # another width cannot resume these weights; another arithmetic can
+    form = page.settings_form
+    form.features_spin.setValue(form.features_spin.value() + 4)
+    assert not page.resume_button.isEnabled()
+    form.features_spin.setValue(form.features_spin.value() - 4)
+    form.precision_combo.setCurrentIndex(form.precision_combo.findData("bfloat16"))
+    assert context.state.settings.network.precision == "bfloat16"
+    assert page.resume_button.isEnabled()
     page.resume_button.click()
     assert page.running
     qtbot.waitUntil(lambda: not page.running, timeout=TIMEOUT_MS)
 
     resumed = context.state.training
     assert resumed.epochs_done == done + 2 and not resumed.stopped
+    assert resumed.settings.network.precision == "bfloat16"
     assert resumed.history.epoch == list(range(1, done + 3))
     assert page.plots.val_points.size == done + 2
     assert not page.resume_button.isEnabled()

@@ -142,6 +142,24 @@ def test_bfloat16_training_learns_reproducibly_into_float32_weights(demo: DemoDa
     assert not _same_weights(exact.last_weights, result.last_weights)
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_emulated_bfloat16_is_pointed_out(
+    native: bool, demo: DemoData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pn2v_engine.training.native_bfloat16", lambda _device: native)
+    settings = _settings("n2v", **{"network.precision": "bfloat16", "training.epochs": 1})
+    result = run_train(_images(demo), None, settings, device="cpu")
+    assert any("emulation" in w for w in result.warnings) is not native
+
+
+def test_resume_may_change_the_arithmetic(demo: DemoData, noise_model: HistogramNoiseModel) -> None:
+    settings = _settings(**{"training.epochs": 2})
+    partial = _cancel_after_first_epoch(settings, demo, noise_model)
+    faster = settings.with_changes(**{"network.precision": "bfloat16"})
+    resumed = run_train(_images(demo), noise_model, faster, resume=partial, device="cpu")
+    assert resumed.epochs_done == 2 and resumed.settings.network.precision == "bfloat16"
+
+
 def test_blind_spot_network_trains_on_unaltered_patches(
     demo: DemoData, noise_model: HistogramNoiseModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
