@@ -324,6 +324,10 @@ def _train_settings(args: argparse.Namespace, resume_settings=None):  # type: ig
         "training.seed": args.seed,
         "training.patch_size": args.patch_size,
     }
+    unet = getattr(args, "unet", None)
+    if unet is not None:
+        changes["network.top_skip"] = unet == "paper"
+        changes["network.pooling"] = "max" if unet == "paper" else "max_blur"
     if args.n2v and resume_settings is None:
         changes["mode"] = "n2v"
         changes["network.n_samples"] = 1
@@ -616,6 +620,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float)
     _bright_patches_argument(p)
     _precision_argument(p)
+    p.add_argument(
+        "--unet",
+        choices=["paper", "n2v2"],
+        help="paper: the paper's U-Net (default); n2v2: as N2V2, no skip connection at the "
+        "first level and max-blur-pooling (better plain Noise2Void on FMD; README, "
+        '"The N2V2 U-Net").',
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--n2v", action="store_true", help="Train plain Noise2Void (no noise model).")
     p.add_argument("--resume", action="store_true", help="Continue the training in OUTPUT.")

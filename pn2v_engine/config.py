@@ -39,6 +39,19 @@ class NetworkConfig(_Strict):
         "train there (N2V, the paper); network: a U-Net that never sees the pixel it "
         "predicts (Laine et al. 2019), four passes per image, trained on unaltered patches.",
     )
+    top_skip: bool = Field(
+        True,
+        description="Concatenate the first level's features into the last decoder level "
+        "(the paper's U-Net). Off, as N2V2 (Höck et al. 2022): the output is built from "
+        "the coarser levels, and a pixel's own value reaches it only mixed with its "
+        "neighbours'.",
+    )
+    pooling: Literal["max", "max_blur"] = Field(
+        "max",
+        description="How the U-Net halves the resolution. max: 2x2 max-pooling (the "
+        "paper). max_blur: 2x2 max at stride 1, then a [1 2 1] blur at stride 2 (N2V2's "
+        "max-blur-pool).",
+    )
     precision: Literal["float32", "bfloat16", "auto"] = Field(
         "float32",
         description="Arithmetic of the U-Net's convolutions. bfloat16 trains 1.3-1.8x "
@@ -154,6 +167,16 @@ class Settings(_Strict):
             raise ValueError(
                 f"masking.fraction ({self.masking.fraction}) must be below 0.5 when masking: "
                 "the masked pixels' neighbours are their context"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _blind_spot_network_is_plain(self) -> Settings:
+        n = self.network
+        if n.blind_spot == "network" and (not n.top_skip or n.pooling != "max"):
+            raise ValueError(
+                "network.top_skip and network.pooling change the masking U-Net; the "
+                "blind-spot network keeps its skips and max-pooling"
             )
         return self
 

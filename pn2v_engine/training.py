@@ -103,10 +103,9 @@ def passes_per_step(settings: Settings, device: torch.device) -> int:
 
 def build_network(settings: Settings) -> SampleNetwork:
     n = settings.network
-    kind = BlindSpotUNet if n.blind_spot == "network" else UNet
-    return kind(
-        depth=n.depth, features=n.features, n_samples=n.n_samples, output_scale=n.output_scale
-    )
+    if n.blind_spot == "network":
+        return BlindSpotUNet(n.depth, n.features, n.n_samples, n.output_scale)
+    return UNet(n.depth, n.features, n.n_samples, n.output_scale, n.top_skip, n.pooling)
 
 
 def place_network(

@@ -4,6 +4,9 @@ Depth ``d`` means ``d`` resolution levels (``d - 1`` max-poolings), two 3x3
 convolutions with ReLU per level, features doubling per level, transposed
 convolutions for upsampling and concatenating skip connections (the
 ``merge_mode="concat"``, ``up_mode="transpose"`` U-Net the paper used).
+Optionally as N2V2 (Höck et al. 2022): no skip connection at the first level, so the
+full-resolution output is built from the coarser levels, and max-blur-pooling
+(:func:`max_blur_pool`) in place of max-pooling.
 
 The final 1x1 convolution that maps features to the K samples is kept apart
 (:attr:`UNet.head`) so that training can apply it only at the masked pixels
@@ -36,13 +39,17 @@ def _double_conv(in_channels: int, out_channels: int, conv: ConvFactory) -> nn.S
     )
 
 
-def add_levels(network: nn.Module, depth: int, features: int, conv: ConvFactory) -> None:
+def add_levels(
+    network: nn.Module, depth: int, features: int, conv: ConvFactory, top_skip: bool = True
+) -> None:
     """Give ``network`` the U-Net's levels: ``down``, ``upsample`` and ``up``.
 
     Two 3x3 convolutions (made by ``conv``) per level, features doubling per level,
     transposed convolutions up; the attribute names are those of saved weights.
+    Without ``top_skip`` the last decoder level reads only the upsampled features.
     """
     widths = [features * 2**level for level in range(depth)]
+    merged = [w if level == 0 and not top_skip else 2 * w for level, w in enumerate(widths)]
     network.down = nn.ModuleList(
         _double_conv(1 if level == 0 else widths[level - 1], widths[level], conv)
         for level in range(depth)
@@ -52,12 +59,15 @@ def add_levels(network: nn.Module, depth: int, features: int, conv: ConvFactory)
         for level in range(depth - 1)
     )
     network.up = nn.ModuleList(
-        _double_conv(2 * widths[level], widths[level], conv) for level in range(depth - 1)
+        _double_conv(merged[level], widths[level], conv) for level in range(depth - 1)
     )
 
 
 def run_levels(
-    network: nn.Module, image: torch.Tensor, pool: Callable[[torch.Tensor], torch.Tensor]
+    network: nn.Module,
+    image: torch.Tensor,
+    pool: Callable[[torch.Tensor], torch.Tensor],
+    top_skip: bool = True,
 ) -> torch.Tensor:
     """The levels of :func:`add_levels` on ``image``, with concatenating skips."""
     skips = []
@@ -70,8 +80,22 @@ def run_levels(
             x = pool(x)
     for level in reversed(range(last)):
         x = network.upsample[level](x)
-        x = network.up[level](torch.cat([x, skips[level]], dim=1))
+        if level or top_skip:
+            x = torch.cat([x, skips[level]], dim=1)
+        x = network.up[level](x)
     return x
+
+
+def max_blur_pool(x: torch.Tensor) -> torch.Tensor:
+    """Halve the resolution: 2x2 max at stride 1, then a [1 2 1] x [1 2 1] / 16 blur at stride 2.
+
+    The max-blur-pool of N2V2 (Zhang 2019's BlurPool): where max-pooling keeps one
+    pixel of each 2x2 block, this anti-aliases. Edges are replicated.
+    """
+    x = F.max_pool2d(F.pad(x, (0, 1, 0, 1), mode="replicate"), 2, stride=1)
+    taps = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
+    kernel = (taps[:, None] * taps[None, :] / 16).expand(x.shape[1], 1, 3, 3)
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, stride=2, groups=x.shape[1])
 
 
 class SampleNetwork(nn.Module):
@@ -131,23 +155,45 @@ class SampleNetwork(nn.Module):
         return self.head(self.trunk_features(image)) * self.output_scale
 
 
+def _max_pool(x: torch.Tensor) -> torch.Tensor:
+    return F.max_pool2d(x, 2)
+
+
+#: The U-Net's ways of halving the resolution, by name (``NetworkConfig.pooling``).
+POOLINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "max": _max_pool,
+    "max_blur": max_blur_pool,
+}
+
+
 class UNet(SampleNetwork):
     """The paper's U-Net (see the module's docstring)."""
 
     def __init__(
-        self, depth: int = 3, features: int = 64, n_samples: int = 800, output_scale: float = 1.0
+        self,
+        depth: int = 3,
+        features: int = 64,
+        n_samples: int = 800,
+        output_scale: float = 1.0,
+        top_skip: bool = True,
+        pooling: str = "max",
     ) -> None:
         super().__init__(depth, features, n_samples, output_scale)
-        add_levels(self, depth, features, _same_conv)
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {sorted(POOLINGS)}, got {pooling!r}")
+        self.top_skip, self.pooling = top_skip, pooling
+        add_levels(self, depth, features, _same_conv, top_skip)
         self._add_head()
 
     @property
     def receptive_radius(self) -> int:
+        # the blur-pool's stride-1 max and 3x3 blur reach one more pixel each side
+        pool_reach = 2 if self.pooling == "max_blur" else 1
         radius = 0
         for level in range(self.depth):
             convs = 2 if level == self.depth - 1 else 4
-            radius += convs * 2**level + (2**level if level else 0)
+            radius += convs * 2**level + (pool_reach * 2**level if level else 0)
         return radius
 
     def trunk(self, image: torch.Tensor) -> torch.Tensor:
-        return run_levels(self, image, lambda x: F.max_pool2d(x, 2))
+        return run_levels(self, image, POOLINGS[self.pooling], self.top_skip)

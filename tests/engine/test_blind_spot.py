@@ -43,9 +43,18 @@ def test_the_plain_unet_does_see_its_own_pixel() -> None:
     assert seen[7, 7] > 0
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda depth: BlindSpotUNet(depth, features=8, n_samples=1),
+        lambda depth: UNet(depth, features=8, n_samples=1),
+        lambda depth: UNet(depth, features=8, n_samples=1, top_skip=False, pooling="max_blur"),
+    ],
+    ids=["blind-spot network", "U-Net", "N2V2 U-Net"],
+)
 @pytest.mark.parametrize("depth", [2, 3])
-def test_receptive_radius_bounds_what_a_pixel_sees(depth: int) -> None:
-    network = BlindSpotUNet(depth, features=8, n_samples=1)
+def test_receptive_radius_bounds_what_a_pixel_sees(make, depth: int) -> None:
+    network = make(depth)
     m = network.size_multiple
     size = (2 * network.receptive_radius + 8) // m * m + m
     centre = size // 2

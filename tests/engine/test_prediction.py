@@ -23,10 +23,20 @@ NORMALISATION = Normalisation(mean=500.0, std=100.0)
 PG = PoissonGaussianNoiseModel(gain=1.0, offset_variance=50.0, low=0.0, high=2000.0)
 
 
+#: The U-Net as N2V2 builds it (no top skip, max-blur-pooling).
+N2V2 = {"network.top_skip": False, "network.pooling": "max_blur"}
+
+
 def _settings(
-    mode: str = "pn2v", depth: int = 2, k: int = 32, tile: int = 256, blind_spot: str = "masking"
+    mode: str = "pn2v",
+    depth: int = 2,
+    k: int = 32,
+    tile: int = 256,
+    blind_spot: str = "masking",
+    architecture: dict | None = None,
 ) -> Settings:
     return Settings(mode=mode).with_changes(
+        **(architecture or {}),
         **{
             "network.blind_spot": blind_spot,
             "network.depth": depth,
@@ -34,7 +44,7 @@ def _settings(
             "network.n_samples": k,
             "prediction.tile_size": tile,
             "prediction.pixel_chunk": 256,
-        }
+        },
     )
 
 
@@ -54,8 +64,9 @@ def _denoiser(
     depth: int = 2,
     k: int = 32,
     blind_spot: str = "masking",
+    architecture: dict | None = None,
 ) -> Denoiser:
-    settings = _settings(mode, depth, k, blind_spot=blind_spot)
+    settings = _settings(mode, depth, k, blind_spot=blind_spot, architecture=architecture)
     return Denoiser(settings, _weights(settings), NORMALISATION, noise_model, device="cpu")
 
 
@@ -174,18 +185,22 @@ def test_pn2v_denoiser_needs_noise_model() -> None:
 
 
 @pytest.mark.parametrize(
-    "shape, depth, blind_spot",
+    "shape, depth, blind_spot, architecture",
     [
-        ((77, 53), 2, "masking"),
-        ((130, 101), 2, "masking"),
-        ((77, 53), 3, "masking"),
-        ((64, 96), 3, "masking"),
-        ((77, 53), 2, "network"),
-        ((150, 131), 3, "network"),
+        ((77, 53), 2, "masking", None),
+        ((130, 101), 2, "masking", None),
+        ((77, 53), 3, "masking", None),
+        ((64, 96), 3, "masking", None),
+        ((77, 53), 2, "network", None),
+        ((150, 131), 3, "network", None),
+        ((77, 53), 2, "masking", N2V2),
+        ((130, 101), 3, "masking", N2V2),
     ],
 )
-def test_tiled_equals_untiled(shape: tuple[int, int], depth: int, blind_spot: str) -> None:
-    denoiser = _denoiser(depth=depth, blind_spot=blind_spot)
+def test_tiled_equals_untiled(
+    shape: tuple[int, int], depth: int, blind_spot: str, architecture: dict | None
+) -> None:
+    denoiser = _denoiser(depth=depth, blind_spot=blind_spot, architecture=architecture)
     image = _image(*shape, seed=2)
     whole = run_predict(denoiser, image, tile_size=1024, prior_mean=True, uncertainty=True)
     tiles = []

@@ -90,6 +90,18 @@ def test_blind_spot_network_round_trip(trained, tmp_path: Path) -> None:
     np.testing.assert_array_equal(run_predict(loaded.denoiser("cpu"), image).mmse, before)
 
 
+def test_n2v2_u_net_round_trip(trained, tmp_path: Path) -> None:
+    project, image = trained
+    settings = TINY.with_changes(**{"network.top_skip": False, "network.pooling": "max_blur"})
+    result = run_train([image], project.noise_model, settings)
+    n2v2 = Project(settings=settings, noise_model=project.noise_model, training=result)
+    loaded = load_project(save_project(n2v2, tmp_path / "n2v2.pn2v"))
+    assert not loaded.settings.network.top_skip
+    assert loaded.settings.network.pooling == "max_blur"
+    before = run_predict(n2v2.denoiser("cpu"), image).mmse
+    np.testing.assert_array_equal(run_predict(loaded.denoiser("cpu"), image).mmse, before)
+
+
 def test_untrained_project_round_trip(tmp_path: Path) -> None:
     path = save_project(Project(name="new"), tmp_path / "new.pn2v")
     loaded = load_project(path)
