@@ -43,14 +43,7 @@ class NetworkConfig(_Strict):
         True,
         description="Concatenate the first level's features into the last decoder level "
         "(the paper's U-Net). Off, as N2V2 (Höck et al. 2022): the output is built from "
-        "the coarser levels, and a pixel's own value reaches it only mixed with its "
-        "neighbours'.",
-    )
-    pooling: Literal["max", "max_blur"] = Field(
-        "max",
-        description="How the U-Net halves the resolution. max: 2x2 max-pooling (the "
-        "paper). max_blur: 2x2 max at stride 1, then a [1 2 1] blur at stride 2 (N2V2's "
-        "max-blur-pool).",
+        "the coarser levels only; plain Noise2Void gains 0.2-0.5 dB on FMD.",
     )
     precision: Literal["float32", "bfloat16", "auto"] = Field(
         "float32",
@@ -171,12 +164,11 @@ class Settings(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _blind_spot_network_is_plain(self) -> Settings:
-        n = self.network
-        if n.blind_spot == "network" and (not n.top_skip or n.pooling != "max"):
+    def _blind_spot_network_keeps_its_skips(self) -> Settings:
+        if self.network.blind_spot == "network" and not self.network.top_skip:
             raise ValueError(
-                "network.top_skip and network.pooling change the masking U-Net; the "
-                "blind-spot network keeps its skips and max-pooling"
+                "network.top_skip changes the masking U-Net; the blind-spot network keeps "
+                "its skip connections"
             )
         return self
 

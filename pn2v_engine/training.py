@@ -105,7 +105,7 @@ def build_network(settings: Settings) -> SampleNetwork:
     n = settings.network
     if n.blind_spot == "network":
         return BlindSpotUNet(n.depth, n.features, n.n_samples, n.output_scale)
-    return UNet(n.depth, n.features, n.n_samples, n.output_scale, n.top_skip, n.pooling)
+    return UNet(n.depth, n.features, n.n_samples, n.output_scale, n.top_skip)
 
 
 def place_network(

@@ -4,9 +4,8 @@ Depth ``d`` means ``d`` resolution levels (``d - 1`` max-poolings), two 3x3
 convolutions with ReLU per level, features doubling per level, transposed
 convolutions for upsampling and concatenating skip connections (the
 ``merge_mode="concat"``, ``up_mode="transpose"`` U-Net the paper used).
-Optionally as N2V2 (Höck et al. 2022): no skip connection at the first level, so the
-full-resolution output is built from the coarser levels, and max-blur-pooling
-(:func:`max_blur_pool`) in place of max-pooling.
+Optionally without the skip connection at the first level, as N2V2 (Höck et al.
+2022): the full-resolution output is then built from the coarser levels only.
 
 The final 1x1 convolution that maps features to the K samples is kept apart
 (:attr:`UNet.head`) so that training can apply it only at the masked pixels
@@ -86,18 +85,6 @@ def run_levels(
     return x
 
 
-def max_blur_pool(x: torch.Tensor) -> torch.Tensor:
-    """Halve the resolution: 2x2 max at stride 1, then a [1 2 1] x [1 2 1] / 16 blur at stride 2.
-
-    The max-blur-pool of N2V2 (Zhang 2019's BlurPool): where max-pooling keeps one
-    pixel of each 2x2 block, this anti-aliases. Edges are replicated.
-    """
-    x = F.max_pool2d(F.pad(x, (0, 1, 0, 1), mode="replicate"), 2, stride=1)
-    taps = torch.tensor([1.0, 2.0, 1.0], dtype=x.dtype, device=x.device)
-    kernel = (taps[:, None] * taps[None, :] / 16).expand(x.shape[1], 1, 3, 3)
-    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, stride=2, groups=x.shape[1])
-
-
 class SampleNetwork(nn.Module):
     """A network mapping a (B, 1, H, W) image to K samples per pixel.
 
@@ -155,17 +142,6 @@ class SampleNetwork(nn.Module):
         return self.head(self.trunk_features(image)) * self.output_scale
 
 
-def _max_pool(x: torch.Tensor) -> torch.Tensor:
-    return F.max_pool2d(x, 2)
-
-
-#: The U-Net's ways of halving the resolution, by name (``NetworkConfig.pooling``).
-POOLINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "max": _max_pool,
-    "max_blur": max_blur_pool,
-}
-
-
 class UNet(SampleNetwork):
     """The paper's U-Net (see the module's docstring)."""
 
@@ -176,24 +152,19 @@ class UNet(SampleNetwork):
         n_samples: int = 800,
         output_scale: float = 1.0,
         top_skip: bool = True,
-        pooling: str = "max",
     ) -> None:
         super().__init__(depth, features, n_samples, output_scale)
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {sorted(POOLINGS)}, got {pooling!r}")
-        self.top_skip, self.pooling = top_skip, pooling
+        self.top_skip = top_skip
         add_levels(self, depth, features, _same_conv, top_skip)
         self._add_head()
 
     @property
     def receptive_radius(self) -> int:
-        # the blur-pool's stride-1 max and 3x3 blur reach one more pixel each side
-        pool_reach = 2 if self.pooling == "max_blur" else 1
         radius = 0
         for level in range(self.depth):
             convs = 2 if level == self.depth - 1 else 4
-            radius += convs * 2**level + (pool_reach * 2**level if level else 0)
+            radius += convs * 2**level + (2**level if level else 0)
         return radius
 
     def trunk(self, image: torch.Tensor) -> torch.Tensor:
-        return run_levels(self, image, POOLINGS[self.pooling], self.top_skip)
+        return run_levels(self, image, lambda x: F.max_pool2d(x, 2), self.top_skip)

@@ -48,9 +48,9 @@ def test_the_plain_unet_does_see_its_own_pixel() -> None:
     [
         lambda depth: BlindSpotUNet(depth, features=8, n_samples=1),
         lambda depth: UNet(depth, features=8, n_samples=1),
-        lambda depth: UNet(depth, features=8, n_samples=1, top_skip=False, pooling="max_blur"),
+        lambda depth: UNet(depth, features=8, n_samples=1, top_skip=False),
     ],
-    ids=["blind-spot network", "U-Net", "N2V2 U-Net"],
+    ids=["blind-spot network", "U-Net", "U-Net without its top skip"],
 )
 @pytest.mark.parametrize("depth", [2, 3])
 def test_receptive_radius_bounds_what_a_pixel_sees(make, depth: int) -> None:

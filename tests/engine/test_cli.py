@@ -228,19 +228,16 @@ def test_train_computes_in_the_precision_asked_for(trained: Path, tmp_path: Path
     assert not (tmp_path / "bad.pn2v").exists()
 
 
-def test_train_builds_the_u_net_asked_for(trained: Path, tmp_path: Path) -> None:
+def test_train_drops_the_top_skip_when_told(trained: Path, tmp_path: Path) -> None:
     from pn2v_engine import load_project
 
     demo = trained.parent
-    out = tmp_path / "n2v2.pn2v"
-    args = ["train", str(demo / "images"), "-o", str(out), "--n2v", *FAST]
-    assert main([*args, "--unet", "n2v2"]) == 0
-    network = load_project(out).settings.network
-    assert not network.top_skip and network.pooling == "max_blur"
+    out = tmp_path / "skipless.pn2v"
+    assert (
+        main(["train", str(demo / "images"), "-o", str(out), "--n2v", *FAST, "--no-top-skip"]) == 0
+    )
+    assert not load_project(out).settings.network.top_skip
     assert load_project(trained).settings.network.top_skip
-    with pytest.raises(SystemExit):
-        main([*args[:3], str(tmp_path / "bad.pn2v"), *args[4:], "--unet", "n2v3"])
-    assert not (tmp_path / "bad.pn2v").exists()
 
 
 def test_train_refuses_to_replace_a_project(trained: Path, capsys) -> None:

@@ -36,19 +36,16 @@ def test_masking_half_the_pixels_or_more_is_refused_but_a_blind_spot_network_may
     assert settings.masking.fraction == 1.0
 
 
-def test_the_blind_spot_network_keeps_its_skips_and_max_pooling() -> None:
-    for change in ({"network.top_skip": False}, {"network.pooling": "max_blur"}):
-        with pytest.raises(ConfigError, match="blind-spot network keeps"):
-            preset("cpu").with_changes(**change, **{"network.blind_spot": "network"})
+def test_the_blind_spot_network_keeps_its_skips() -> None:
+    with pytest.raises(ConfigError, match="blind-spot network keeps"):
+        preset("cpu").with_changes(**{"network.top_skip": False, "network.blind_spot": "network"})
     settings = preset("cpu").with_changes(**{"network.top_skip": False})
     assert not settings.network.top_skip
 
 
-def test_settings_saved_before_the_n2v2_options_load_as_the_paper_u_net() -> None:
+def test_settings_saved_before_top_skip_load_as_the_paper_u_net() -> None:
     from pn2v_engine.config import parse_settings
 
     data = preset("cpu").model_dump()
-    for key in ("top_skip", "pooling"):
-        del data["network"][key]
-    network = parse_settings(data).network
-    assert network.top_skip and network.pooling == "max"
+    del data["network"]["top_skip"]
+    assert parse_settings(data).network.top_skip

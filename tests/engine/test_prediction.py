@@ -23,8 +23,8 @@ NORMALISATION = Normalisation(mean=500.0, std=100.0)
 PG = PoissonGaussianNoiseModel(gain=1.0, offset_variance=50.0, low=0.0, high=2000.0)
 
 
-#: The U-Net as N2V2 builds it (no top skip, max-blur-pooling).
-N2V2 = {"network.top_skip": False, "network.pooling": "max_blur"}
+#: The U-Net without its first level's skip connection (as N2V2).
+NO_TOP_SKIP = {"network.top_skip": False}
 
 
 def _settings(
@@ -193,8 +193,8 @@ def test_pn2v_denoiser_needs_noise_model() -> None:
         ((64, 96), 3, "masking", None),
         ((77, 53), 2, "network", None),
         ((150, 131), 3, "network", None),
-        ((77, 53), 2, "masking", N2V2),
-        ((130, 101), 3, "masking", N2V2),
+        ((77, 53), 2, "masking", NO_TOP_SKIP),
+        ((130, 101), 3, "masking", NO_TOP_SKIP),
     ],
 )
 def test_tiled_equals_untiled(
