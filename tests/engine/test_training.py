@@ -126,7 +126,7 @@ def test_u_net_without_top_skip_learns(
             "network.features": 16,
             "network.top_skip": False,
             "training.batch_size": 8,
-            "training.epochs": 4,
+            "training.epochs": 6,
             "training.steps_per_epoch": 25,
             "training.val_patches": 8,
         },
@@ -138,7 +138,7 @@ def test_u_net_without_top_skip_learns(
     gains = _psnr_gain(result, demo, model)
     print(f"{mode} PSNR gains without the top skip (dB):", gains)
     # it learns the demo's sharp shapes more slowly than the paper's U-Net (3 dB above)
-    assert min(gains) > 1.0, gains
+    assert min(gains) > 1.5, gains
 
 
 def test_bfloat16_training_learns_reproducibly_into_float32_weights(demo: DemoData) -> None:
