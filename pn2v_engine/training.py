@@ -128,6 +128,11 @@ def place_network(
 STARTED_FROM_BOOTSTRAP = "the Noise2Void network of the bootstrapped noise model"
 
 
+#: The weights of the convolution that reads the first level's skip (and the upsampled
+#: features before it), in a U-Net's state dict.
+TOP_SKIP_WEIGHT = "up.0.0.weight"
+
+
 def start_from_network(
     network: SampleNetwork, source: SourceNetwork, settings: Settings
 ) -> str | None:
@@ -137,7 +142,9 @@ def start_from_network(
     source's (mean) head plus the head's own random initialisation, so the samples
     start spread around the source's prediction. Measured on FMD (README,
     ``benchmarks/fmd.py``): PN2V with a bootstrapped model, started from the
-    bootstrap's Noise2Void network, denoises better at the same number of steps.
+    bootstrap's Noise2Void network, denoises better at the same number of steps. A
+    source without the top skip (``network.top_skip``) starts a network that has it
+    with zero weights on the skip.
 
     Returns
     -------
@@ -154,6 +161,11 @@ def start_from_network(
         )
     state = network.state_dict()
     weights = {name: torch.from_numpy(np.asarray(value)) for name, value in source.weights.items()}
+    if n.top_skip and not source.network.get("top_skip", True) and TOP_SKIP_WEIGHT in weights:
+        # The first level's skip, which the source lacks, starts with zero weights: the
+        # network then starts computing the source's features, and learns to use the skip.
+        upsampled = weights[TOP_SKIP_WEIGHT]
+        weights[TOP_SKIP_WEIGHT] = torch.cat([upsampled, torch.zeros_like(upsampled)], dim=1)
     if set(weights) != set(state) or any(
         weights[name].shape != state[name].shape for name in state if not name.startswith("head.")
     ):

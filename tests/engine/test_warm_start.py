@@ -16,6 +16,7 @@ from pn2v_engine.noise_models import HistogramNoiseModel, noise_model_from_npz_b
 from pn2v_engine.prediction import Denoiser, run_predict
 from pn2v_engine.training import (
     STARTED_FROM_BOOTSTRAP,
+    TOP_SKIP_WEIGHT,
     TrainResult,
     build_network,
     run_train,
@@ -126,3 +127,27 @@ def test_the_network_is_saved_with_the_model_and_the_start_with_the_project(
     assert reopened.training.started_from == STARTED_FROM_BOOTSTRAP
     assert reopened.noise_model is not None and reopened.noise_model.source_network is not None
     assert reopened.training.normalisation == Normalisation(source.mean, source.std)
+
+
+def test_a_skipless_n2v_network_starts_a_u_net_with_its_skip_at_zero(
+    demo: DemoData, bootstrapped: HistogramNoiseModel
+) -> None:
+    skipless = run_train(
+        list(demo.images), None, _settings("n2v", **{"network.top_skip": False}), device="cpu"
+    )
+    source = source_network(skipless)
+    settings = _settings()
+    started = build_network(settings)
+    assert start_from_network(started, source, settings) is None
+    weight = started.state_dict()[TOP_SKIP_WEIGHT]
+    features = settings.network.features
+    assert weight.shape[1] == 2 * features
+    assert torch.equal(weight[:, :features], skipless.best_weights[TOP_SKIP_WEIGHT])
+    assert not weight[:, features:].any()
+    original = build_network(skipless.settings)
+    original.load_state_dict(skipless.best_weights)
+    patch = torch.from_numpy(demo.images[0][None, None, :64, :64].astype(np.float32))
+    with torch.no_grad():
+        image = skipless.normalisation.apply(patch)
+        # the network starts computing the skipless network's features
+        torch.testing.assert_close(started.trunk(image), original.trunk(image))
