@@ -5,6 +5,8 @@ data (self-supervised); the 50-frame average is used only to score. Rows:
 
 * ``input``      the noisy captures themselves
 * ``n2v``        U-Net trained with Noise2Void (mode n2v, one output)
+* ``n2v_boot``   the bootstrap's Noise2Void: the same without the U-Net's top skip, as
+                 the engine bootstraps (``n2v_settings``); the bootstrapped rows' network
 * ``pn2v_prior`` the PN2V run below, mean of its prior samples
 * ``pn2v``       PN2V MMSE with the noise model ``pn2v calibrate`` builds from the
                  other-FOV confocal pair: the histogram smoothed where thin by a
@@ -13,17 +15,20 @@ data (self-supervised); the 50-frame average is used only to score. Rows:
 * ``pn2v_mix``   (ablation) the same with the pair's mixture alone, tabulated
 * ``pn2v_gmm``   (ablation) PN2V MMSE with the Gaussian mixture of the same pair used
                  directly (not tabulated: about 1.8x slower per step)
-* ``pn2v_warm``  (ablation) ``pn2v`` started from the N2V row's network, as bootstrapped
-                 PN2V starts (twice the training: the N2V run's and this one's)
+* ``pn2v_warm``  (ablation) ``pn2v`` started from the N2V network (``n2v_boot``'s where
+                 run), as bootstrapped PN2V starts (twice the training)
 * ``pn2v_est``   PN2V MMSE with the Poisson-Gaussian model estimated from the captures
 * ``pn2v_boot_hist``, ``pn2v_boot``, ``pn2v_boot_gmm`` (ablation)  PN2V MMSE with a
-                 noise model bootstrapped from the N2V row's prediction and the captures
-                 (Prakash et al. 2020), N2V's own error taken out of the pairs' spread
-                 as the engine does: their histogram as measured, smoothed where thin
-                 (the engine's default), or their mixture alone, tabulated; each model
-                 keeps the N2V row's network, and PN2V training starts from it
-* ``pn2v_boot_rot4`` the ``pn2v_boot`` network denoising each capture in its 4 rotations,
-                 the 4 MMSE averaged (``orientations=4``)
+                 noise model bootstrapped from the N2V network's prediction and the
+                 captures (Prakash et al. 2020; ``n2v_boot``'s network where run, else
+                 ``n2v``'s), N2V's own error taken out of the pairs' spread as the engine
+                 does: their histogram as measured, smoothed where thin (the engine's
+                 default), or their mixture alone, tabulated; each model keeps the N2V
+                 network, PN2V training starts from it, and the result averages the two
+                 networks' predictions as the settings say (``prediction.n2v_share``)
+* ``pn2v_boot_rot4`` the ``pn2v_boot`` networks denoising each capture in its 4
+                 rotations, averaged (``orientations=4``)
+* ``pn2v_boot_alone`` the ``pn2v_boot`` network's MMSE alone (``n2v_share=0``)
 * ``pn2v_boot_plain`` (ablation)  ``pn2v_boot`` from the pairs as measured, N2V's
                  error left in (the engine's ``deflate=False``)
 * ``pn2v_boot_scratch`` (ablation)  ``pn2v_boot`` trained from random weights, not from
@@ -43,8 +48,9 @@ are kept in ``OUT/fmd_results/``, so runs of different types add up to one repor
     python benchmarks/fmd.py --quick
     python benchmarks/fmd.py --types Confocal_MICE --methods input bm3d
     python benchmarks/fmd.py --minutes 5 --set training.learning_rate=2e-3 network.features=48
-    python benchmarks/fmd.py --methods n2v pn2v_boot --keep-projects kept
-    python benchmarks/fmd.py --methods n2v pn2v_boot --reuse-n2v kept --pn2v-set training.epochs=13
+    python benchmarks/fmd.py --methods n2v_boot pn2v_boot --keep-projects kept
+    python benchmarks/fmd.py --methods n2v_boot pn2v_boot --reuse-n2v kept \
+        --pn2v-set training.epochs=13
 """
 
 from __future__ import annotations
@@ -102,6 +108,7 @@ NOT_RUN = "not run"  # the PSNR cell of a row that only shows the paper's number
 METHODS: dict[str, str] = {
     "input": "Input",
     "n2v": "U-Net (N2V)",
+    "n2v_boot": "U-Net without top skip (N2V; the bootstrap's network)",
     "pn2v_prior": "U-Net (PN2V), prior mean",
     "pn2v": "U-Net (PN2V)",
     "pn2v_raw": "U-Net (PN2V, histogram not smoothed)",
@@ -112,6 +119,7 @@ METHODS: dict[str, str] = {
     "pn2v_boot_hist": "U-Net (PN2V, bootstrapped histogram)",
     "pn2v_boot": "U-Net (PN2V, bootstrapped, smoothed)",
     "pn2v_boot_rot4": "U-Net (PN2V, bootstrapped, smoothed), 4 rotations averaged",
+    "pn2v_boot_alone": "U-Net (PN2V, bootstrapped, smoothed), its MMSE alone",
     "pn2v_boot_gmm": "U-Net (PN2V, bootstrapped GMM)",
     "pn2v_boot_plain": "U-Net (PN2V, bootstrapped, smoothed, pairs as measured)",
     "pn2v_boot_scratch": "U-Net (PN2V, bootstrapped, smoothed, from random weights)",
@@ -287,8 +295,8 @@ def bootstrap_pairs(task: Task, deflate: bool = True) -> BootstrapPairs:
     from pn2v_engine import BootstrapPairs
 
     if task.pseudo_clean is None:
-        raise RuntimeError("the bootstrapped rows need the N2V row (add n2v to --methods)")
-    summary = {"frames": len(task.noisy), "source": "the benchmark's N2V row"}
+        raise RuntimeError("the bootstrapped rows need an N2V row (add n2v_boot to --methods)")
+    summary = {"frames": len(task.noisy), "source": "the benchmark's N2V network"}
     pairs = BootstrapPairs(
         list(task.pseudo_clean),
         list(task.noisy.astype(np.float32)),
@@ -335,13 +343,16 @@ def describe_model(model: NoiseModel) -> str:
 
 
 def network_settings(task: Task, mode: str) -> Settings:
-    """The task's settings for ``pn2v`` (with its PN2V-only changes), or N2V: one output,
-    MSE, same preset otherwise."""
+    """The task's settings for ``pn2v`` (with its PN2V-only changes), for ``n2v``: one
+    output, MSE, same preset otherwise, or for ``n2v_boot``: the bootstrap's Noise2Void."""
     from pn2v_engine import parse_settings
+    from pn2v_engine.bootstrap import n2v_settings
 
     settings = parse_settings(task.settings)
     if mode == "n2v":
         return settings.with_changes(mode="n2v", **{"network.n_samples": 1})
+    if mode == "n2v_boot":
+        return n2v_settings(settings)
     return settings.with_changes(**task.pn2v_changes)
 
 
@@ -349,7 +360,7 @@ def reused_n2v(task: Task, settings: Settings) -> Trained:
     """The N2V network an earlier run kept (``--reuse-n2v``), trained with ``settings``."""
     from pn2v_engine import load_project
 
-    path = task.reuse_n2v / f"{task.name}_n2v.pn2v"
+    path = task.reuse_n2v / f"{task.name}_{task.job}.pn2v"
     if task.minutes > 0 and task.steps is None:
         raise RuntimeError("--reuse-n2v needs a step budget (--steps or the preset's epochs)")
     expected = settings if task.steps is None else with_total_steps(settings, task.steps)
@@ -362,11 +373,16 @@ def reused_n2v(task: Task, settings: Settings) -> Trained:
 
 
 def train_and_denoise(
-    task: Task, settings: Settings, noise_model: NoiseModel | None, rotated: bool = False
+    task: Task,
+    settings: Settings,
+    noise_model: NoiseModel | None,
+    rotated: bool = False,
+    alone: bool = False,
 ) -> tuple[dict[str, np.ndarray], Outcome]:
     """Train on the captures within the budget, then denoise each capture separately
     (``rotated``: also averaged over 4 rotations, ``mmse_rot4``, its seconds a frame
-    ``s_per_frame_rot4``)."""
+    ``s_per_frame_rot4``; ``alone``: also PN2V's MMSE without the bootstrap's Noise2Void
+    network, ``mmse_alone`` and ``s_per_frame_alone``)."""
     from pn2v_engine import Denoiser, run_predict
     from pn2v_engine.bootstrap import source_network
 
@@ -392,12 +408,12 @@ def train_and_denoise(
     weights = r.best_weights if task.weights == "best" else r.last_weights
     denoiser = Denoiser(r.settings, weights, r.normalisation, noise_model, task.device)
 
-    def denoise_each(**options: Any) -> tuple[list[Prediction], float]:
+    def denoise_each(using: Denoiser = denoiser, **options: Any) -> tuple[list[Prediction], float]:
         """Each capture denoised separately, and the mean seconds a capture."""
         predictions, seconds = [], []
         for frame in task.noisy:
             started = time.perf_counter()
-            predictions.append(run_predict(denoiser, frame, **options))
+            predictions.append(run_predict(using, frame, **options))
             seconds.append(time.perf_counter() - started)
         return predictions, float(np.mean(seconds))
 
@@ -410,8 +426,15 @@ def train_and_denoise(
         turned, turned_s_per_frame = denoise_each(orientations=4)
         images["mmse_rot4"] = np.stack([p.mmse for p in turned])
         images["s_per_frame_rot4"] = np.array(turned_s_per_frame)
+    if alone:
+        single = Denoiser(r.settings, weights, r.normalisation, noise_model, task.device, 0.0)
+        by_itself, alone_s_per_frame = denoise_each(single)
+        images["mmse_alone"] = np.stack([p.mmse for p in by_itself])
+        images["s_per_frame_alone"] = np.array(alone_s_per_frame)
     val = min(r.history.val_loss) if r.history.val_loss else math.nan
     started = [f"started from {r.started_from}"] if r.started_from else []
+    if denoiser.companion is not None:
+        started.append(f"averaged with the bootstrap's N2V network, share {denoiser.n2v_share}")
     outcome = Outcome(
         predictions=None,
         train_s=trained.seconds,
@@ -436,6 +459,14 @@ def method_n2v(task: Task) -> dict[str, Outcome]:
     return {"n2v": outcome}
 
 
+def method_n2v_boot(task: Task) -> dict[str, Outcome]:
+    """Noise2Void as the engine trains it to bootstrap a noise model (no top skip)."""
+    images, outcome = train_and_denoise(task, network_settings(task, "n2v_boot"), None)
+    outcome.predictions = images["mmse"]
+    outcome.peak_rss_mb = peak_rss_mb()
+    return {"n2v_boot": outcome}
+
+
 def method_pn2v(task: Task) -> dict[str, Outcome]:
     """PN2V with the calibrated model (or the estimate without a pair): MMSE and prior mean."""
     return _pn2v_with(task, histogram_model(task), "pn2v", prior_row="pn2v_prior")
@@ -454,11 +485,14 @@ def _pn2v_with(
     row: str,
     prior_row: str | None = None,
     rotated_row: str | None = None,
+    alone_row: str | None = None,
 ) -> dict[str, Outcome]:
-    """PN2V trained and denoising with ``model``: its MMSE row (and its prior mean's, and
-    its MMSE averaged over 4 rotations)."""
+    """PN2V trained and denoising with ``model``: its result's row (and its prior mean's,
+    its result averaged over 4 rotations, and its MMSE without the bootstrap's N2V)."""
     settings = network_settings(task, "pn2v")
-    images, outcome = train_and_denoise(task, settings, model, rotated=rotated_row is not None)
+    images, outcome = train_and_denoise(
+        task, settings, model, rotated=rotated_row is not None, alone=alone_row is not None
+    )
     outcome.peak_rss_mb = peak_rss_mb()
     outcome.notes.insert(0, describe_model(model))
     rows = {row: dataclasses.replace(outcome, predictions=images["mmse"])}
@@ -472,6 +506,13 @@ def _pn2v_with(
             predictions=images["mmse_rot4"],
             s_per_frame=float(images["s_per_frame_rot4"]),
             notes=["same network", "`orientations=4`"],
+        )
+    if alone_row is not None:
+        rows[alone_row] = dataclasses.replace(
+            outcome,
+            predictions=images["mmse_alone"],
+            s_per_frame=float(images["s_per_frame_alone"]),
+            notes=["same network", "`n2v_share=0`"],
         )
     return rows
 
@@ -526,7 +567,9 @@ def method_pn2v_boot(task: Task) -> dict[str, Outcome]:
     from pn2v_engine import drive
 
     model = drive(bootstrap_pairs(task).iter_smoothed_histogram(seed=task.seed))
-    return _pn2v_with(task, model, "pn2v_boot", rotated_row="pn2v_boot_rot4")
+    return _pn2v_with(
+        task, model, "pn2v_boot", rotated_row="pn2v_boot_rot4", alone_row="pn2v_boot_alone"
+    )
 
 
 def method_pn2v_boot_plain(task: Task) -> dict[str, Outcome]:
@@ -644,6 +687,7 @@ def method_trad(task: Task) -> dict[str, Outcome]:
 JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = {
     "input": (method_input, ("input",)),
     "n2v": (method_n2v, ("n2v",)),
+    "n2v_boot": (method_n2v_boot, ("n2v_boot",)),
     "pn2v": (method_pn2v, ("pn2v", "pn2v_prior")),
     "pn2v_raw": (method_pn2v_raw, ("pn2v_raw",)),
     "pn2v_mix": (method_pn2v_mix, ("pn2v_mix",)),
@@ -651,7 +695,7 @@ JOBS: dict[str, tuple[Callable[[Task], dict[str, Outcome]], tuple[str, ...]]] = 
     "pn2v_warm": (method_pn2v_warm, ("pn2v_warm",)),
     "pn2v_est": (method_pn2v_est, ("pn2v_est",)),
     "pn2v_boot_hist": (method_pn2v_boot_hist, ("pn2v_boot_hist",)),
-    "pn2v_boot": (method_pn2v_boot, ("pn2v_boot", "pn2v_boot_rot4")),
+    "pn2v_boot": (method_pn2v_boot, ("pn2v_boot", "pn2v_boot_rot4", "pn2v_boot_alone")),
     "pn2v_boot_gmm": (method_pn2v_boot_gmm, ("pn2v_boot_gmm",)),
     "pn2v_boot_plain": (method_pn2v_boot_plain, ("pn2v_boot_plain",)),
     "pn2v_boot_scratch": (method_pn2v_boot_scratch, ("pn2v_boot_scratch",)),
@@ -683,8 +727,8 @@ def run_methods(task: Task, methods: Sequence[str], isolate: bool) -> dict[str, 
             produced = {row: Outcome(None, notes=[f"FAILED: {exc}"]) for row in rows}
         print(f"[{task.name}] {job} done in {time.perf_counter() - started:.0f} s", flush=True)
         outcomes.update({row: produced[row] for row in wanted})
-        if job == "n2v" and produced["n2v"].predictions is not None:
-            n2v = produced["n2v"]
+        if job in ("n2v", "n2v_boot") and produced[job].predictions is not None:
+            n2v = produced[job]
             task = dataclasses.replace(task, pseudo_clean=n2v.predictions, n2v_network=n2v.network)
     return outcomes
 
@@ -772,16 +816,21 @@ def type_table(
 
 FigureRow = tuple[str, list[tuple[str, np.ndarray]]]
 
+#: The rows shown between the noisy crop and the ground truth, with their panel labels
+#: (one word each: :func:`merge_figure_rows` finds panels by it).
+FIGURE_PANELS = (("n2v", "N2V"), ("pn2v", "PN2V"), ("pn2v_boot", "bootstrapped"))
+
 
 def figure_rows(
     fmd_type: str, noisy: np.ndarray, gt: np.ndarray, outcomes: dict[str, Outcome]
 ) -> tuple[FigureRow, tuple[float, float]]:
-    """One figure row (capture 1): noisy / N2V / PN2V / ground truth, on one crop."""
+    """One figure row (capture 1): noisy / N2V / PN2V / bootstrapped / ground truth, on one
+    crop."""
     size = min(128, *gt.shape)
     y, x = structured_crop(gt, size)
     crop = (slice(y, y + size), slice(x, x + size))
     panels = [(f"noisy {score(gt, noisy[:1])[0]:.2f} dB", noisy[0][crop])]
-    for key, label in (("n2v", "N2V"), ("pn2v", "PN2V")):
+    for key, label in FIGURE_PANELS:
         o = outcomes.get(key)
         if o is not None and o.predictions is not None:
             value = score(gt, o.predictions[:1])[0]
@@ -888,11 +937,11 @@ def cited_runs(runs: str, table: str) -> str:
 
 
 def merge_figure_rows(earlier: FigureRow, latest: FigureRow) -> FigureRow:
-    """``latest``'s panels, with ``earlier``'s N2V or PN2V panel where ``latest`` has none
-    (the crop is the same: it is chosen from the ground truth)."""
+    """``latest``'s panels, with ``earlier``'s panel of a :data:`FIGURE_PANELS` row where
+    ``latest`` has none (the crop is the same: it is chosen from the ground truth)."""
     title, panels = latest
     names = [label.split()[0] for label, _ in panels]
-    for position, method in ((1, "N2V"), (2, "PN2V")):
+    for position, (_, method) in enumerate(FIGURE_PANELS, start=1):
         if method not in names:
             found = [panel for panel in earlier[1] if panel[0].split()[0] == method]
             panels = [*panels[:position], *found, *panels[position:]]
@@ -995,8 +1044,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=None,
         metavar="DIR",
-        help="take the N2V row's network from DIR/TYPE_n2v.pn2v (kept by an earlier "
-        "--keep-projects run with the same settings) instead of training it again",
+        help="take the N2V rows' networks from DIR/TYPE_n2v.pn2v and DIR/TYPE_n2v_boot.pn2v "
+        "(kept by an earlier --keep-projects run with the same settings) instead of "
+        "training them again",
     )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default docs)")
     parser.add_argument("--quick", action="store_true", help="1 type, 20 s per network")

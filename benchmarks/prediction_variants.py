@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         normalised = variants.normalisation.apply(x)
         plain = [variants.features(normalised)]
         mmse, prior = variants.mmse(plain, x)
-        record("MMSE (as the engine predicts)", mmse)
+        record("MMSE (the engine's with n2v_share 0)", mmse)
         record("prior mean", prior)
         for alpha in args.alphas:
             record(f"MMSE, prior spread x {alpha:g}", variants.mmse(plain, x, alpha)[0])

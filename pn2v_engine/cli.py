@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -412,12 +413,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _share(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number from 0 to 1")
+    return value
+
+
 def cmd_denoise(args: argparse.Namespace) -> int:
     from .batch import DenoiseOptions, default_output_dir, plan_jobs, run_denoise_file
     from .project import load_project
 
     project = load_project(args.project)
-    denoiser = project.denoiser(device=args.device)
+    denoiser = project.denoiser(device=args.device, n2v_share=args.n2v_share)
     output_dir = Path(args.output) if args.output else default_output_dir(args.inputs)
     jobs = plan_jobs(args.inputs, output_dir)
     options = DenoiseOptions(
@@ -470,7 +482,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             n = model.source_network.network
             _say(
                 f"  keeps its Noise2Void network (depth {n.get('depth')}, "
-                f"{n.get('features')} features): PN2V training starts from it"
+                f"{n.get('features')} features): PN2V training starts from it, and denoising "
+                "averages its prediction in as the project's prediction.n2v_share says"
             )
         return 0
     from .project import load_project
@@ -667,6 +680,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="Average the results of the image turned (and mirrored) this many ways: a little "
         "less noise (4: +0.04-0.07 dB on FMD) for that many times the time (default 1).",
+    )
+    p.add_argument(
+        "--n2v-share",
+        type=_share,
+        help="With a bootstrapped noise model: the share of its Noise2Void network's "
+        "prediction in the result, PN2V's MMSE the rest (default: the project's, 0.5 in the "
+        "cpu preset; 0: PN2V alone).",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps.")
     p.add_argument(

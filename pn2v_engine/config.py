@@ -140,6 +140,15 @@ class PredictionConfig(_Strict):
         ge=256,
         description="Pixels whose K samples are evaluated at once (memory).",
     )
+    n2v_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Where the noise model was bootstrapped and keeps its Noise2Void "
+        "network: that network's share in the result, PN2V's MMSE the rest. The two "
+        "networks' errors differ, so their average has less of either (the cpu preset: "
+        "0.5; measured on FMD in the README).",
+    )
 
 
 class Settings(_Strict):
@@ -243,6 +252,7 @@ CPU = Settings(
         bright_patches=0.8,
         val_patches=32,
     ),
+    prediction=PredictionConfig(n2v_share=0.5),
 )
 
 PRESETS: dict[str, Settings] = {"paper": PAPER, "cpu": CPU}

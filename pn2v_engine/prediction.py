@@ -20,11 +20,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import ORIENTATIONS, Settings
+from .config import ORIENTATIONS, Settings, parse_settings
 from .data import Normalisation
 from .device import is_out_of_memory, select_device
 from .errors import InvalidImageError, ResourceError
-from .noise_models import NoiseModel
+from .noise_models import NoiseModel, SourceNetwork
 from .progress import CancelToken, PredictProgress, Throttle, check, drive
 from .training import build_network, place_network
 from .unet import SampleNetwork
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Prediction:
-    """Denoised frames, shape (frames, Y, X) float32 each."""
+    """Denoised frames, shape (frames, Y, X) float32 each (``mmse``: the result, with the
+    bootstrap's Noise2Void prediction averaged in where the denoiser has it)."""
 
     mmse: np.ndarray
     prior_mean: np.ndarray | None = None
@@ -42,7 +43,13 @@ class Prediction:
 
 
 class Denoiser:
-    """A trained network with its noise model and normalisation, ready to predict."""
+    """A trained network with its noise model and normalisation, ready to predict.
+
+    Where the noise model was bootstrapped and keeps its Noise2Void network
+    (:attr:`~pn2v_engine.noise_models.NoiseModel.source_network`), that network's
+    prediction takes ``n2v_share`` of the result (default: the settings'
+    ``prediction.n2v_share``) and PN2V's MMSE the rest.
+    """
 
     def __init__(
         self,
@@ -51,6 +58,7 @@ class Denoiser:
         normalisation: Normalisation,
         noise_model: NoiseModel | None,
         device: str = "auto",
+        n2v_share: float | None = None,
     ) -> None:
         self.settings = settings
         self.device = select_device(device)
@@ -63,11 +71,30 @@ class Denoiser:
         self.probabilistic = settings.mode == "pn2v" and settings.network.n_samples > 1
         if self.probabilistic and noise_model is None:
             raise ValueError("a PN2V denoiser needs its noise model")
+        share = settings.prediction.n2v_share if n2v_share is None else n2v_share
+        if not 0 <= share <= 1:
+            raise ValueError(f"n2v_share must be between 0 and 1, not {share}")
+        source = noise_model.source_network if noise_model is not None else None
+        #: the bootstrap's Noise2Void network, averaged in with weight :attr:`n2v_share`
+        self.companion = (
+            source_denoiser(source, device)
+            if self.probabilistic and source is not None and share > 0
+            else None
+        )
+        self.n2v_share = share if self.companion is not None else 0.0
+
+    @property
+    def size_multiple(self) -> int:
+        """What the padded frame's sides are multiples of (the deepest network's pooling)."""
+        return max(d.network.size_multiple for d in self._networks())
 
     @property
     def overlap(self) -> int:
-        m = self.network.size_multiple
-        return math.ceil(self.network.receptive_radius / m) * m
+        m = self.size_multiple
+        return max(math.ceil(d.network.receptive_radius / m) * m for d in self._networks())
+
+    def _networks(self) -> list[Denoiser]:
+        return [self] if self.companion is None else [self, self.companion]
 
     def _statistics(
         self, features: torch.Tensor, observed: torch.Tensor, want_std: bool
@@ -103,6 +130,13 @@ class Denoiser:
             for ia, ib, oa, ob in spans[0]
             for ja, jb, pa, pb in spans[1]
         ]
+
+
+def source_denoiser(source: SourceNetwork, device: str = "cpu") -> Denoiser:
+    """The Noise2Void network a bootstrapped noise model keeps, ready to predict."""
+    settings = parse_settings({"mode": "n2v", "network": source.network})
+    weights = {name: torch.from_numpy(np.asarray(value)) for name, value in source.weights.items()}
+    return Denoiser(settings, weights, Normalisation(source.mean, source.std), None, device)
 
 
 def _pad(frame: torch.Tensor, multiple: int) -> torch.Tensor:
@@ -141,6 +175,11 @@ def iter_predict(
         times as long (measured on FMD: 4 gains 0.04-0.07 dB, README "Benchmarks").
         The posterior of the average is the equal mixture of the orientations'
         posteriors, so the uncertainty also holds their disagreement.
+
+    Where the denoiser has a :attr:`Denoiser.companion` (the bootstrap's Noise2Void
+    network), its prediction, in the same orientations, takes :attr:`Denoiser.n2v_share`
+    of the result; the uncertainty is then the posterior's root mean squared distance
+    from the result, and the prior mean stays PN2V's.
     """
     array = np.asarray(image)
     if array.ndim not in (2, 3) or min(array.shape[-2:]) < 1:
@@ -148,8 +187,8 @@ def iter_predict(
     if orientations not in ORIENTATIONS:
         raise ValueError(f"orientations must be one of {sorted(ORIENTATIONS)}, not {orientations}")
     frames = array.reshape(-1, *array.shape[-2:])
-    network = denoiser.network
-    m = network.size_multiple
+    m = denoiser.size_multiple
+    companion = denoiser.companion
     tile = max(m, (tile_size or denoiser.settings.prediction.tile_size) // m * m)
     chunk = denoiser.settings.prediction.pixel_chunk
     height, width = frames.shape[1:]
@@ -164,6 +203,7 @@ def iter_predict(
     for index, frame in enumerate(frames):
         raw = _pad(torch.from_numpy(np.ascontiguousarray(frame, dtype=np.float32)), m)
         normalised = denoiser.normalisation.apply(raw)
+        companion_input = companion.normalisation.apply(raw) if companion is not None else None
         tiles = denoiser._tiles(*raw.shape, tile)
         for number, (rows, cols, out_rows, out_cols) in enumerate(tiles, start=1):
             check(cancel)
@@ -173,20 +213,35 @@ def iter_predict(
             keep_x = slice(out_cols.start, min(out_cols.stop, width))
             if keep_y.start >= keep_y.stop or keep_x.start >= keep_x.stop:
                 continue
+            tile_args = (
+                raw[keep_y, keep_x],
+                crop_y,
+                crop_x,
+                (keep_y.stop - keep_y.start, keep_x.stop - keep_x.start),
+                chunk,
+            )
+            transforms = ORIENTATIONS[orientations]
             try:
                 results = _predict_tile(
                     denoiser,
                     normalised[rows, cols],
-                    raw[keep_y, keep_x],
-                    crop_y,
-                    crop_x,
-                    (keep_y.stop - keep_y.start, keep_x.stop - keep_x.start),
-                    chunk,
+                    *tile_args,
                     "posterior_std" in outputs,
-                    ORIENTATIONS[orientations],
+                    transforms,
                     cancel,
                     device,
                 )
+                if companion is not None and companion_input is not None:
+                    n2v = _predict_tile(
+                        companion,
+                        companion_input[rows, cols],
+                        *tile_args,
+                        False,
+                        transforms,
+                        cancel,
+                        companion.device,
+                    )["mmse"]
+                    _blend(results, n2v, denoiser.n2v_share)
             except Exception as exc:
                 if is_out_of_memory(exc):
                     raise ResourceError(
@@ -203,6 +258,17 @@ def iter_predict(
                 )
     shape = array.shape
     return Prediction(**{name: values.reshape(shape) for name, values in outputs.items()})
+
+
+def _blend(results: dict[str, np.ndarray], n2v: np.ndarray, share: float) -> None:
+    """Give the Noise2Void prediction ``n2v`` its ``share`` of the result, in place; the
+    uncertainty becomes the posterior's root mean squared distance from the new result."""
+    mmse = results["mmse"]
+    blended = (1 - share) * mmse + share * n2v
+    if "posterior_std" in results:
+        std = results["posterior_std"]
+        results["posterior_std"] = np.sqrt(np.square(std) + np.square(mmse - blended))
+    results["mmse"] = blended
 
 
 def _oriented(image: torch.Tensor, k: int) -> torch.Tensor:

@@ -132,8 +132,11 @@ class Project:
     def is_trained(self) -> bool:
         return self.training is not None
 
-    def denoiser(self, device: str = "auto", weights: str = "best") -> Any:
-        """A :class:`~pn2v_engine.prediction.Denoiser` from the trained weights."""
+    def denoiser(
+        self, device: str = "auto", weights: str = "best", n2v_share: float | None = None
+    ) -> Any:
+        """A :class:`~pn2v_engine.prediction.Denoiser` from the trained weights
+        (``n2v_share``: in place of the settings' ``prediction.n2v_share``)."""
         from .prediction import Denoiser
 
         if self.training is None:
@@ -142,7 +145,12 @@ class Project:
             )
         state = self.training.best_weights if weights == "best" else self.training.last_weights
         return Denoiser(
-            self.training.settings, state, self.training.normalisation, self.noise_model, device
+            self.training.settings,
+            state,
+            self.training.normalisation,
+            self.noise_model,
+            device,
+            n2v_share,
         )
 
 

@@ -496,7 +496,10 @@ class CalibratePage(QWidget):
         elif deflation:
             lines.append(f"Pairs kept as measured: {deflation['reason']}")
         if model.source_network is not None:
-            lines.append("Keeps its Noise2Void network: PN2V training (step 3) starts from it")
+            lines.append(
+                "Keeps its Noise2Void network: PN2V training (step 3) starts from it, and "
+                "denoising (step 4) can average its prediction in"
+            )
         if bootstrap:
             warnings.append(
                 "Bootstrapped from a Noise2Void prediction: good without calibration frames, "

@@ -126,6 +126,8 @@ class DenoisePage(QWidget):
         state = context.state
         state.training_changed.connect(self._update_actions)
         state.training_changed.connect(self._update_psnr_column)
+        state.training_changed.connect(self._offer_n2v)
+        state.noise_model_changed.connect(self._offer_n2v)
         state.demo_loaded.connect(self._queue_demo)
         context.busy_changed.connect(self._update_actions)
         self.model.rowsInserted.connect(self._queue_changed)
@@ -136,6 +138,7 @@ class DenoisePage(QWidget):
         selection = self.queue.table.selectionModel()
         selection.currentRowChanged.connect(self._show_row)
         selection.selectionChanged.connect(self._update_actions)
+        self._offer_n2v()
         self._queue_changed()
 
     @property
@@ -250,7 +253,10 @@ class DenoisePage(QWidget):
             return
         options = self.results.options()
         make_denoiser = denoiser_factory(
-            state.training, state.noise_model, self.context.preferred_device()
+            state.training,
+            state.noise_model,
+            self.context.preferred_device(),
+            self.results.n2v_share(),
         )
         protect = [row.source for row in self.model.rows()]
 
@@ -384,6 +390,15 @@ class DenoisePage(QWidget):
                 "with a known ground truth"
             )
         self.summary_label.setVisible(bool(scored))
+
+    def _offer_n2v(self) -> None:
+        """Offer the bootstrap's Noise2Void network where a trained PN2V run has one."""
+        state = self.context.state
+        model, training = state.noise_model, state.training
+        keeps = getattr(model, "source_network", None) is not None
+        settings = training.settings if training is not None else None
+        pn2v = settings is not None and settings.mode == "pn2v" and settings.network.n_samples > 1
+        self.results.offer_n2v(settings.prediction.n2v_share if keeps and pn2v else None)
 
     def _update_actions(self) -> None:
         trained = self.context.state.is_trained

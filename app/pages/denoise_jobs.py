@@ -182,14 +182,22 @@ def _scores(task: BatchTask, output: Path) -> tuple[float | None, float | None]:
         return None, None
 
 
-def denoiser_factory(training: Any, noise_model: Any, device: str) -> Callable[[], Any]:
-    """Build the denoiser in the worker (it loads torch and moves weights to the device)."""
+def denoiser_factory(
+    training: Any, noise_model: Any, device: str, n2v_share: float | None = None
+) -> Callable[[], Any]:
+    """Build the denoiser in the worker (it loads torch and moves weights to the device);
+    ``n2v_share`` in place of the settings' (:class:`pn2v_engine.Denoiser`)."""
 
     def make() -> Any:
         from pn2v_engine import Denoiser
 
         return Denoiser(
-            training.settings, training.best_weights, training.normalisation, noise_model, device
+            training.settings,
+            training.best_weights,
+            training.normalisation,
+            noise_model,
+            device,
+            n2v_share,
         )
 
     return make

@@ -311,6 +311,47 @@ def test_four_rotations_average_the_turned_results(
     assert np.abs(written - engine.run_predict(denoiser, pixels).mmse).max() > 1e-2
 
 
+def test_the_bootstraps_noise2void_network_is_offered_and_averaged_in(
+    page: DenoisePage, context, qtbot, tmp_path: Path, trained
+) -> None:
+    from pn2v_engine.bootstrap import n2v_settings, source_network
+
+    check = page.results.n2v_check
+    assert check.isHidden() and page.results.n2v_share() is None  # a calibrated model
+    noise_model, result = trained
+    images = [_noisy(_signal(seed), seed).astype(np.float32) for seed in range(3)]
+    n2v = engine.run_train(images, None, n2v_settings(result.settings), device="cpu")
+    bootstrapped = engine.HistogramNoiseModel(
+        noise_model.density, noise_model.low, noise_model.high
+    )
+    bootstrapped.source_network = source_network(n2v)
+    context.state.set_noise_model(bootstrapped, [])
+    assert not check.isHidden() and check.isChecked() and check.toolTip()
+    assert result.settings.prediction.n2v_share == page.results.n2v_share() == 0.5
+    source = _write(tmp_path / "cells.tif", 4)
+    pixels = tifffile.imread(source).astype(np.float32)
+    expected = {}
+    for share in (0.5, 0.0):
+        denoiser = engine.Denoiser(
+            result.settings, result.best_weights, result.normalisation, bootstrapped, "cpu", share
+        )
+        expected[share] = engine.run_predict(denoiser, pixels).mmse
+    assert np.abs(expected[0.5] - expected[0.0]).max() > 1e-2
+    page.add_paths([source])
+    _run(page, qtbot)
+    written = tifffile.imread(tmp_path / "cells_pn2v" / "cells_pn2v.tif")
+    np.testing.assert_allclose(written, expected[0.5], atol=1e-3)
+    check.setChecked(False)
+    assert page.results.n2v_share() == 0.0
+    page.queue.table.selectRow(0)
+    page.queue.requeue_button.click()
+    _run(page, qtbot)
+    alone = tifffile.imread(tmp_path / "cells_pn2v_2" / "cells_pn2v.tif")
+    np.testing.assert_allclose(alone, expected[0.0], atol=1e-3)
+    context.state.set_noise_model(noise_model, [])
+    assert check.isHidden()
+
+
 def test_output_folder_holding_inputs_is_refused_inline(
     page: DenoisePage, qtbot, tmp_path: Path
 ) -> None:

@@ -27,12 +27,15 @@ TINY = [
 PLAIN = "U-Net (PN2V, bootstrapped, smoothed, pairs as measured)"
 SCRATCH = "U-Net (PN2V, bootstrapped, smoothed, from random weights)"
 ROT4 = "U-Net (PN2V, bootstrapped, smoothed), 4 rotations averaged"
+ALONE = "U-Net (PN2V, bootstrapped, smoothed), its MMSE alone"
+SKIPLESS = "U-Net without top skip (N2V; the bootstrap's network)"
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="needs the shared FMD data")
 def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
-    rows = ["input", "n2v", "pn2v", "pn2v_prior", "pn2v_mix", "pn2v_boot_hist", "pn2v_boot"]
-    rows += ["pn2v_boot_rot4", "pn2v_boot_gmm", "pn2v_boot_plain", "pn2v_boot_scratch", "trad"]
+    rows = ["input", "n2v", "n2v_boot", "pn2v", "pn2v_prior", "pn2v_mix", "pn2v_boot_hist"]
+    rows += ["pn2v_boot", "pn2v_boot_rot4", "pn2v_boot_alone", "pn2v_boot_gmm"]
+    rows += ["pn2v_boot_plain", "pn2v_boot_scratch", "trad"]
     command = [sys.executable, "benchmarks/fmd.py", "--types", "Confocal_MICE"]
     command += ["--steps", "3", "--in-process", "--out", str(tmp_path), "--methods", *rows]
     command += ["--set", *TINY]
@@ -48,12 +51,14 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     for label in (
         "Input",
         "U-Net (N2V)",
+        SKIPLESS,
         "U-Net (PN2V)",
         "U-Net (PN2V), prior mean",
         "U-Net (PN2V, calibration mixture alone, tabulated)",
         "U-Net (PN2V, bootstrapped histogram)",
         "U-Net (PN2V, bootstrapped, smoothed)",
         ROT4,
+        ALONE,
         "U-Net (PN2V, bootstrapped GMM)",
         PLAIN,
         SCRATCH,
@@ -81,10 +86,15 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
     # an N2V of 3 steps may leave nothing Gaussian-like to deflate: the row says either
     assert re.search(r"bootstrapped \((variance x \d\.\d\d-\d\.\d\d|not deflated)", smoothed)
     assert "variance x" not in table[PLAIN] and "not deflated" not in table[PLAIN]
-    # bootstrapped PN2V starts from the N2V row's network, unless the row says otherwise
+    # bootstrapped PN2V starts from the skipless N2V row's network, unless the row says
+    # otherwise, and its result averages the two networks as the cpu preset says
     for row in (smoothed, table[PLAIN], table["U-Net (PN2V, bootstrapped GMM)"]):
         assert "started from the Noise2Void network" in row
+        assert "averaged with the bootstrap's N2V network, share 0.5" in row
     assert "started from" not in table[SCRATCH] and "started from" not in table["U-Net (PN2V)"]
+    assert "averaged with" not in table[SCRATCH] + table["U-Net (PN2V)"]
+    assert "same network" in table[ALONE] and "`n2v_share=0`" in table[ALONE]
+    assert smoothed.split("|")[8] != table[ALONE].split("|")[8]  # two results, per capture
     # the same bootstrapped network, denoising in 4 rotations, its own seconds a frame
     assert "same network" in table[ROT4] and "`orientations=4`" in table[ROT4]
     assert float(table[ROT4].split("|")[6]) > 0
@@ -122,6 +132,7 @@ def test_fmd_benchmark_writes_every_asked_row(tmp_path: Path) -> None:
         "noisy",
         "N2V",
         "PN2V",
+        "bootstrapped",
         "ground",
     ]
 
@@ -253,9 +264,13 @@ def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
     from pn2v_engine import load_project, psnr, run_predict
 
     gt = read_image(DATA / "gt" / "Confocal_MICE_1.png").data[0]
-    engine = run_predict(load_project(project).denoiser("cpu"), frames[0]).mmse
-    assert abs(psnr(gt, engine, data_range=255.0) - rows["MMSE (as the engine predicts)"]) < 0.01
-    rotated = run_predict(load_project(project).denoiser("cpu"), frames[0], orientations=4).mmse
+    alone = load_project(project).denoiser("cpu", n2v_share=0.0)
+    engine = run_predict(alone, frames[0]).mmse
+    assert (
+        abs(psnr(gt, engine, data_range=255.0) - rows["MMSE (the engine's with n2v_share 0)"])
+        < 0.01
+    )
+    rotated = run_predict(alone, frames[0], orientations=4).mmse
     assert abs(psnr(gt, rotated, data_range=255.0) - rows["MMSE, averaged over 4 rotations"]) < 0.01
     denoiser = Denoiser(n2v.settings, n2v.best_weights, n2v.normalisation, None, "cpu")
     engine_n2v = run_predict(denoiser, frames[0]).mmse
@@ -263,6 +278,9 @@ def test_prediction_variants_scores_a_trained_project(tmp_path: Path) -> None:
     assert abs(n2v_psnr - rows["the bootstrap's N2V network"]) < 0.01
     blend = psnr(gt, 0.6 * engine + 0.4 * engine_n2v, data_range=255.0)
     assert abs(blend - rows["0.6 MMSE + 0.4 N2V"]) < 0.01
+    # which the engine gives with n2v_share 0.4
+    shared = run_predict(load_project(project).denoiser("cpu", n2v_share=0.4), frames[0]).mmse
+    assert psnr(gt, shared, data_range=255.0) == pytest.approx(blend, abs=0.01)
     # the same project, its noise model swapped at prediction for thinner calibrations
     command = [sys.executable, "benchmarks/calibration_fraction.py", "--predict-with"]
     command += [str(project), "--fractions", "1", "0.01", "--out", str(tmp_path)]

@@ -167,6 +167,38 @@ def test_denoise_averages_orientations(trained: Path, tmp_path: Path, capsys) ->
     assert "invalid choice" in capsys.readouterr().err
 
 
+def test_denoise_sets_the_share_of_the_bootstraps_network(
+    demo: Path, trained: Path, tmp_path: Path, capsys
+) -> None:
+    from pn2v_engine import load_project, run_predict
+
+    model = tmp_path / "boot.npz"
+    bootstrap = ["noise-model", "bootstrap", str(demo / "images"), "-o", str(model)]
+    assert main([*bootstrap, *FAST, "--kind", "histogram"]) == 0
+    project = tmp_path / "boot.pn2v"
+    train = ["train", str(demo / "images"), "--noise-model", str(model), "-o", str(project)]
+    assert main([*train, *FAST]) == 0
+    image = demo / "images" / "a.tif"
+    pixels = tifffile.imread(image).astype(np.float32)
+    loaded = load_project(project)
+    assert loaded.settings.prediction.n2v_share == 0.5  # the cpu preset's
+    for share, folder in ((None, "default"), ("0", "alone")):
+        extra = [] if share is None else ["--n2v-share", share]
+        assert (
+            main(["denoise", str(project), str(image), "-o", str(tmp_path / folder), *extra]) == 0
+        )
+    alone = run_predict(loaded.denoiser("cpu", n2v_share=0.0), pixels).mmse
+    both = run_predict(loaded.denoiser("cpu"), pixels).mmse
+    assert np.abs(both - alone).max() > 0.1
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "alone" / "a_pn2v.tif"), alone, atol=1e-4)
+    np.testing.assert_allclose(
+        tifffile.imread(tmp_path / "default" / "a_pn2v.tif"), both, atol=1e-4
+    )
+    with pytest.raises(SystemExit):
+        main(["denoise", str(project), str(image), "--n2v-share", "1.5"])
+    assert "not a number from 0 to 1" in capsys.readouterr().err
+
+
 def test_denoise_refuses_to_write_beside_inputs(trained: Path, capsys) -> None:
     demo = trained.parent
     code = main(["denoise", str(trained), str(demo / "images"), "-o", str(demo / "images")])

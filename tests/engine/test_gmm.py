@@ -344,6 +344,7 @@ def test_bootstrap_makes_a_usable_model(kind: str, demo: DemoData) -> None:
         assert model.bins <= 64 and model.row_counts().sum() == demo.images.size
     # the model keeps the Noise2Void network, and PN2V training starts from it
     assert model.source_network is not None and model.source_network.network["depth"] == 2
+    assert not model.source_network.network["top_skip"]  # N2V2's U-Net; PN2V keeps the skip
     result = run_train(list(demo.images), model, _tiny(), device="cpu")
     assert math.isfinite(result.best_val_loss)
     assert result.started_from == STARTED_FROM_BOOTSTRAP and result.warnings == []
