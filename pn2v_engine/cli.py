@@ -505,6 +505,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
         if t.started_from:
             _say(f"  started from {t.started_from}")
+        share = t.settings.prediction.n2v_share
+        if share > 0 and project.noise_model and project.noise_model.source_network:
+            _say(f"  denoising averages the bootstrap's Noise2Void network in (share {share:g})")
     else:
         _say("  not trained yet")
     for ref in project.training_images:

@@ -187,6 +187,8 @@ def test_denoise_sets_the_share_of_the_bootstraps_network(
         assert (
             main(["denoise", str(project), str(image), "-o", str(tmp_path / folder), *extra]) == 0
         )
+    assert main(["info", str(project)]) == 0
+    assert "averages the bootstrap's Noise2Void network in (share 0.5)" in capsys.readouterr().out
     alone = run_predict(loaded.denoiser("cpu", n2v_share=0.0), pixels).mmse
     both = run_predict(loaded.denoiser("cpu"), pixels).mmse
     assert np.abs(both - alone).max() > 0.1
