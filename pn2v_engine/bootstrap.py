@@ -57,14 +57,17 @@ BOOTSTRAP_MIN_PSEUDO_ROWS = 1.2
 def n2v_settings(settings: Settings | None = None) -> Settings:
     """``settings`` (default: the ``cpu`` preset) turned into the bootstrap's Noise2Void.
 
-    One output sample, the mean squared error, and a U-Net without its top skip where
-    the blind spot is masked (N2V2's, Höck et al. 2022: 0.35-0.40 dB better than the
-    paper's U-Net on FMD, README "The U-Net without its top skip"); PN2V training starts
-    from it all the same (:func:`~pn2v_engine.training.start_from_network`).
+    One output sample and the mean squared error. Where the settings average the
+    network's prediction into PN2V's result (``prediction.n2v_share`` > 0) and the blind
+    spot is masked, the U-Net also leaves out its top skip (N2V2's, Höck et al. 2022):
+    0.35-0.40 dB better than the paper's U-Net on FMD, and its average with PN2V ahead of
+    either, but PN2V alone does a little worse from its pairs (README "Two networks
+    averaged"). PN2V training starts from it all the same
+    (:func:`~pn2v_engine.training.start_from_network`).
     """
     base = settings if settings is not None else preset("cpu")
     changes: dict[str, object] = {"mode": "n2v", "network.n_samples": 1}
-    if base.network.blind_spot == "masking":
+    if base.network.blind_spot == "masking" and base.prediction.n2v_share > 0:
         changes["network.top_skip"] = False
     return base.with_changes(**changes)
 

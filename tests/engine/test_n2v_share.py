@@ -120,10 +120,12 @@ def test_the_presets_and_older_settings() -> None:
     assert parse_settings(data).prediction.n2v_share == 0.0  # saved before: PN2V alone
 
 
-def test_the_bootstraps_noise2void_has_no_top_skip_unless_the_blind_spot_is_a_network() -> None:
+def test_the_bootstraps_noise2void_drops_the_top_skip_where_it_is_averaged_in() -> None:
     masked = n2v_settings(preset("cpu"))
     assert (masked.mode, masked.network.n_samples, masked.network.top_skip) == ("n2v", 1, False)
     assert masked.training == preset("cpu").training
+    assert n2v_settings(masked) == masked
+    alone = n2v_settings(preset("cpu").with_changes(**{"prediction.n2v_share": 0.0}))
+    assert alone.network.top_skip and n2v_settings(preset("paper")).network.top_skip
     blind = n2v_settings(preset("cpu").with_changes(**{"network.blind_spot": "network"}))
     assert blind.network.top_skip and blind.network.blind_spot == "network"
-    assert n2v_settings(masked) == masked
