@@ -92,7 +92,7 @@ class ResultOptions(QGroupBox):
             "The noise model was bootstrapped from your images by a Noise2Void network, "
             "which the project keeps. Ticked, that network denoises each image too and the "
             "result is the average of its prediction and PN2V's: their errors differ, so "
-            "the average has less noise (0.1-0.4 dB on the FMD benchmark, see the README). "
+            "the average has less noise (0.04-0.4 dB on the FMD benchmark, see the README). "
             "Untick for PN2V's result alone."
         )
         self.n2v_check.hide()
