@@ -191,6 +191,7 @@ def iter_predict(
     companion = denoiser.companion
     tile = max(m, (tile_size or denoiser.settings.prediction.tile_size) // m * m)
     chunk = denoiser.settings.prediction.pixel_chunk
+    transforms = ORIENTATIONS[orientations]
     height, width = frames.shape[1:]
     outputs = {"mmse": np.empty(frames.shape, np.float32)}
     if prior_mean:
@@ -220,7 +221,6 @@ def iter_predict(
                 (keep_y.stop - keep_y.start, keep_x.stop - keep_x.start),
                 chunk,
             )
-            transforms = ORIENTATIONS[orientations]
             try:
                 results = _predict_tile(
                     denoiser,
